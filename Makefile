@@ -1,0 +1,39 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Each creates .venv and installs the project when missing; the stamp file makes reruns quick.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.void-farm-installed
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test test-slow test-all bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip wheel setuptools
+	# torch first (served from this machine's disk), then sam2 which builds against it.
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	SAM2_BUILD_CUDA=0 $(BIN)/pip install -q --no-build-isolation sam2==1.1.0
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/void-farm demo --out demo_out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m slow
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m 'slow or not slow'
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/shot_speed.py
+
+clean:
+	rm -rf demo_out .pytest_cache

@@ -1,0 +1,56 @@
+"""Errors a user can act on.
+
+Every error that comes from bad input or a bad environment is a `VoidFarmError`: the CLI prints
+its message as one line (what, where, what to do) and exits non-zero. Anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VoidFarmError(Exception):
+    """Base of all handled errors; `str(err)` is the one line shown to the user."""
+
+    retryable: bool = False
+
+
+class InputError(VoidFarmError):
+    """A file the user gave is missing, unreadable or inconsistent.
+
+    Args:
+        path: the offending file (or folder).
+        problem: what is wrong with it.
+        hint: what to do about it (optional).
+    """
+
+    def __init__(self, path: str | Path | None, problem: str, hint: str | None = None):
+        self.path = Path(path) if path is not None else None
+        self.problem = problem
+        self.hint = hint
+        where = f"{self.path}: " if self.path is not None else ""
+        tail = f" ({hint})" if hint else ""
+        super().__init__(f"{where}{problem}{tail}")
+
+
+class MediaError(InputError):
+    """Media that cannot be decoded, or whose frames do not line up."""
+
+
+class MaskError(InputError):
+    """A quadmask that is missing, has the wrong size/length, or bad values."""
+
+
+class CutListError(InputError):
+    """A cut list that does not parse, or a shot in it that cannot be used."""
+
+
+class EngineNotFoundError(VoidFarmError):
+    """An engine name that is not registered."""
+
+    def __init__(self, stage: str, name: str, known: list[str]):
+        self.stage, self.name, self.known = stage, name, known
+        super().__init__(
+            f"unknown {stage} engine {name!r}; choose one of: {', '.join(sorted(known))}"
+        )
