@@ -1,0 +1,179 @@
+"""The `void-farm` command line.
+
+    void-farm shot SHOT_DIR --out OUT        one shot (VOID folder layout) -> EXR plates
+    void-farm cutlist show CUTLIST           the shots an EDL/OTIO/FCP XML cut list holds
+    void-farm demo --out DIR                 generate a synthetic shot and clean it
+
+Data goes to stdout, progress and diagnostics to stderr. Exit 0 on success, 1 on a handled
+error (one line: the file, what is wrong, what to do), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from flows._cli_common import handled_errors, stderr, stdout
+from void_core.inpaint import ENGINES
+from void_core.media.colour import Transfer
+
+app = typer.Typer(
+    name="void-farm",
+    help="Delete an object from film shots together with what it caused; write clean EXR plates.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+try:  # the cut-list commands live in their own module
+    from flows.cli_cutlist import cutlist_app
+
+    app.add_typer(cutlist_app, name="cutlist")
+except ImportError as err:  # pragma: no cover - only while the module is missing
+    logging.getLogger(__name__).debug("cutlist commands unavailable: %s", err)
+
+
+def _parse_rate(value: str | None) -> Fraction | None:
+    if value is None:
+        return None
+    from void_core.errors import InputError
+
+    try:
+        rate = Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        raise InputError(None, f"frame rate {value!r} is not a number",
+                         "use e.g. 24, 25 or 24000/1001") from None
+    if rate <= 0:
+        raise InputError(None, f"frame rate {value!r} must be positive")
+    return rate
+
+
+def _progress_callback(progress: Progress | None, task_id):
+    if progress is None:
+        return None
+
+    def update(done: int, total: int) -> None:
+        progress.update(task_id, completed=done, total=total)
+
+    return update
+
+
+def _progress() -> Progress | None:
+    if not sys.stderr.isatty():
+        return None
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=stderr, transient=True,
+    )
+
+
+@app.command(
+    epilog="Examples:\n\n"
+    "  void-farm shot shots/sh010 --out /show/cleanup\n\n"
+    "  void-farm shot shots/sh010 --out out --name sh010_cleanup --start-frame 1009",
+)
+def shot(
+    shot_dir: Annotated[Path, typer.Argument(
+        help="Shot folder in VOID's layout: input_video.mp4, quadmask_0.mp4 (or "
+             "trimask_quadmask.mp4), optional prompt.json.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output root; frames go to OUT/<name>/.")],
+    engine: Annotated[str, typer.Option(help=f"Inpainting engine ({', '.join(ENGINES)}).")] = "classical",
+    start_frame: Annotated[int | None, typer.Option(
+        help="Frame number of the first output frame [default: 1001, or an image sequence's own "
+             "first frame].", show_default=False)] = None,
+    name: Annotated[str | None, typer.Option(
+        help="Shot name for the output folder and files [default: the folder's name].",
+        show_default=False)] = None,
+    transfer: Annotated[Transfer | None, typer.Option(
+        help="Display transfer of the plate [default: the video's tag, else srgb].",
+        show_default=False)] = None,
+    rate: Annotated[str | None, typer.Option(
+        help="Frame rate for image-sequence plates, e.g. 24000/1001.", show_default=False)] = None,
+    compression: Annotated[str, typer.Option(help="EXR compression: zip, zips, piz, none, dwaa.")] = "zip",
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Remove the masked object from one shot and write EXR plates at plate resolution.
+
+    Writes OUT/<name>/<name>.<frame>.exr for every input frame: R, G, B half (scene-linear
+    Rec.709), mask.primary and mask.affected, lineage attributes in the header. Pixels outside
+    the dilated mask equal the linearised source exactly.
+    """
+    from void_core.shot import ShotRequest, process_shot, resolve_shot_folder, result_record, summary_line
+
+    with handled_errors():
+        inputs = resolve_shot_folder(shot_dir)
+        request = ShotRequest(
+            inputs=inputs, out_root=out, name=name or shot_dir.resolve().name,
+            start_frame=start_frame, engine=engine, compression=_check_compression(compression),
+            transfer=transfer, rate=_parse_rate(rate),
+        )
+        progress = _progress()
+        if progress is None:
+            result = process_shot(request)
+        else:
+            with progress:
+                task_id = progress.add_task(request.name, total=None)
+                result = process_shot(request, _progress_callback(progress, task_id))
+        if json_output:
+            stdout.print_json(json.dumps(result_record(result)))
+        else:
+            stdout.print(summary_line(result), markup=False)
+
+
+def _check_compression(value: str) -> str:
+    from void_core.errors import InputError
+    from void_core.media.exr import COMPRESSIONS
+
+    if value not in COMPRESSIONS:
+        raise InputError(None, f"unknown EXR compression {value!r}",
+                         f"choose one of: {', '.join(COMPRESSIONS)}")
+    return value
+
+
+@app.command(epilog="Example:\n\n  void-farm demo --out demo_out")
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the scene and the plates go.")] = Path("demo_out"),
+    width: Annotated[int, typer.Option(help="Scene width.")] = 960,
+    height: Annotated[int, typer.Option(help="Scene height.")] = 540,
+    frames: Annotated[int, typer.Option(help="Scene length in frames.")] = 36,
+) -> None:
+    """Generate a synthetic shot (an object with a shadow) and clean it with the embedded engines."""
+    from void_core.shot import ShotRequest, process_shot, resolve_shot_folder, summary_line
+    from void_core.synth import SceneSpec, write_scene
+
+    with handled_errors():
+        scene_dir = out / "scenes" / "sh010"
+        spec = SceneSpec(name="sh010", width=width, height=height, frames=frames, shadow=True)
+        stderr.print(f"generating a synthetic shot in {scene_dir} ...")
+        write_scene(spec, scene_dir)
+        request = ShotRequest(inputs=resolve_shot_folder(scene_dir), out_root=out / "plates", name="sh010")
+        progress = _progress()
+        if progress is None:
+            result = process_shot(request)
+        else:
+            with progress:
+                task_id = progress.add_task("sh010", total=None)
+                result = process_shot(request, _progress_callback(progress, task_id))
+        stdout.print(summary_line(result), markup=False)
+        stderr.print(f"inputs: {scene_dir}  (input_video.mp4, quadmask_0.mp4, target/ = ground truth)")
+        stderr.print(f"plates: {result.out_dir}  (open in Nuke/RV; layers mask.primary, mask.affected)")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    level = logging.DEBUG if os.environ.get("VOID_FARM_DEBUG") else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Shared fixtures: tiny shots written with PyAV, so media tests don't depend on the generator."""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def encode_video(path: Path, frames: list[np.ndarray], fps=Fraction(12), codec="libx264",
+                 pix_fmt="yuv420p", options=None, src_format="rgb24") -> Path:
+    """Write RGB (or gray) frames with PyAV; tagged BT.709 limited range."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps, options=options or {"crf": "8"})
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = pix_fmt
+        stream.codec_context.colorspace = 1
+        stream.codec_context.color_trc = 1
+        stream.codec_context.color_primaries = 1
+        stream.codec_context.color_range = 1
+        for frame in frames:
+            video_frame = av.VideoFrame.from_ndarray(frame, format=src_format)
+            video_frame = video_frame.reformat(format=pix_fmt, dst_colorspace="itu709",
+                                               dst_color_range="MPEG")
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def encode_mask(path: Path, masks: list[np.ndarray], fps=Fraction(12)) -> Path:
+    """Lossless limited-range luma, as VOID stores quadmasks (Y = 16 + v * 219 / 255)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"qp": "0"})
+        stream.width, stream.height = masks[0].shape[1], masks[0].shape[0]
+        stream.pix_fmt = "yuv444p"
+        for mask in masks:
+            luma = np.rint(16 + mask.astype(np.float32) * 219 / 255).astype(np.uint8)
+            planes = np.stack([luma, np.full_like(luma, 128), np.full_like(luma, 128)])
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv444p")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def moving_disc_shot(folder: Path, width=96, height=64, frames=10, *, mask_name="quadmask_0.mp4",
+                     fps=Fraction(12), radius=8, seed=0) -> Path:
+    """A textured static background with a red disc moving left to right, plus its quadmask
+    (0 on the disc, 127 on a shadow below it from frame 1, 255 elsewhere)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:height, 0:width]
+    background = (np.stack([xx * 2 % 256, yy * 3 % 256, (xx + yy) % 256], -1)).astype(np.uint8)
+    background = np.clip(background.astype(int) + rng.integers(-10, 10, background.shape), 0, 255).astype(np.uint8)
+    video, masks = [], []
+    for i in range(frames):
+        cx = radius + 2 + i * (width - 2 * radius - 4) // max(1, frames - 1)
+        cy = height // 2
+        disc = (xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2
+        shadow = ((xx - cx) ** 2 + (yy - cy - radius - 3) ** 2 <= (radius // 2) ** 2) & ~disc
+        frame = background.copy()
+        frame[shadow] = (frame[shadow] * 0.5).astype(np.uint8)
+        frame[disc] = (220, 30, 30)
+        mask = np.full((height, width), 255, np.uint8)
+        mask[disc] = 0
+        if i > 0:
+            mask[shadow] = 127
+        video.append(frame)
+        masks.append(mask)
+    encode_video(folder / "input_video.mp4", video, fps)
+    encode_mask(folder / mask_name, masks, fps)
+    (folder / "prompt.json").write_text(json.dumps({"bg": "a textured wall"}))
+    return folder
+
+
+@pytest.fixture
+def disc_shot(tmp_path) -> Path:
+    return moving_disc_shot(tmp_path / "sh010")

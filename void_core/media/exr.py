@@ -1,0 +1,124 @@
+"""OpenEXR frames: write plates with mask channels and lineage attributes; read them back.
+
+Conventions (DESIGN.md): R, G, B half (scene-linear Rec.709, `chromaticities` set), plus
+`mask.primary` and `mask.affected` (half, 0 or 1); ZIP by default; lineage in `void/*` string
+attributes. A frame appears atomically: it is written under a temporary name in the same folder
+and renamed, so a reader never sees half a frame and a crash leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import fractions
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+
+from void_core.errors import MediaError
+from void_core.media.colour import REC709_CHROMATICITIES
+
+COMPRESSIONS = {
+    "none": OpenEXR.NO_COMPRESSION,
+    "zip": OpenEXR.ZIP_COMPRESSION,
+    "zips": OpenEXR.ZIPS_COMPRESSION,
+    "piz": OpenEXR.PIZ_COMPRESSION,
+    "dwaa": OpenEXR.DWAA_COMPRESSION,
+}
+TEMP_MARKER = ".partial-"
+
+
+@dataclass(frozen=True)
+class ExrFrame:
+    """One frame read back: RGB (H, W, 3), optional mask channels, header attributes."""
+
+    rgb: np.ndarray
+    masks: dict[str, np.ndarray]
+    header: dict
+
+
+def write_exr_frame(
+    path: str | Path,
+    rgb: np.ndarray,
+    masks: Mapping[str, np.ndarray] | None = None,
+    *,
+    attributes: Mapping[str, str | int | float] | None = None,
+    fps: fractions.Fraction | None = None,
+    compression: str = "zip",
+) -> Path:
+    """Write one plate frame atomically.
+
+    Args:
+        path: final file name (`<shot>.<frame>.exr`).
+        rgb: (H, W, 3) float16 (or float32, kept as FLOAT) scene-linear Rec.709.
+        masks: layer name -> (H, W) array, e.g. {"mask.primary": ..., "mask.affected": ...};
+            stored as half.
+        attributes: extra header attributes (lineage), str/int/float values.
+        fps: frame rate, stored exactly as `framesPerSecond`.
+        compression: one of COMPRESSIONS; ZIP (lossless) by default.
+    """
+    path = Path(path)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be (H, W, 3), got {rgb.shape}")
+    header: dict = {
+        "compression": COMPRESSIONS[compression],
+        "type": OpenEXR.scanlineimage,
+        "chromaticities": REC709_CHROMATICITIES,
+    }
+    if fps is not None:
+        header["framesPerSecond"] = fractions.Fraction(fps)
+    header.update(attributes or {})
+    channels = {"RGB": np.ascontiguousarray(rgb)}
+    for name, mask in (masks or {}).items():
+        channels[name] = np.ascontiguousarray(mask, dtype=np.float16)
+    temp = path.with_name(f".{path.name}{TEMP_MARKER}{uuid.uuid4().hex[:8]}")
+    try:
+        with OpenEXR.File(header, channels) as exr:
+            exr.write(str(temp))
+        os.replace(temp, path)
+    finally:
+        if temp.exists():
+            temp.unlink()
+    return path
+
+
+def read_exr_frame(path: str | Path) -> ExrFrame:
+    """Read RGB (dtype as stored), every other channel by name, and the header."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(path, "EXR file not found")
+    try:
+        with OpenEXR.File(str(path), separate_channels=True) as exr:
+            header = dict(exr.header())
+            channels = {name: ch.pixels for name, ch in exr.channels().items()}
+    except Exception as err:  # the bindings raise plain Exception on corrupt files
+        raise MediaError(path, f"cannot read EXR ({err})") from None
+    rgb_names = _rgb_channel_names(channels)
+    if rgb_names is None:
+        raise MediaError(path, "EXR has no R, G, B channels")
+    rgb = np.stack([channels[n] for n in rgb_names], axis=-1)
+    for name in {*rgb_names, "A"}:
+        channels.pop(name, None)
+    return ExrFrame(rgb=rgb, masks=channels, header=header)
+
+
+def _rgb_channel_names(channels: Mapping[str, np.ndarray]) -> tuple[str, str, str] | None:
+    for prefix in ("", "rgba.", "beauty."):
+        names = tuple(f"{prefix}{c}" for c in "RGB")
+        if all(n in channels for n in names):
+            return names
+    if "Y" in channels:
+        return ("Y", "Y", "Y")
+    return None
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete temporary frames a crashed writer left behind; returns how many."""
+    removed = 0
+    for stale in folder.glob(f".*{TEMP_MARKER}*"):
+        stale.unlink(missing_ok=True)
+        removed += 1
+    return removed

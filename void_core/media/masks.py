@@ -1,0 +1,77 @@
+"""Read quadmask files (videos or PNG sequences) as quantised 0/63/127/255 frames.
+
+Mask videos usually store limited-range luma (VOID writes Y = 16/70/125/235); those are expanded
+to full range before VOID's quantisation, so both full- and limited-range files decode to the
+four levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from void_core import quadmask
+from void_core.errors import MaskError, MediaError
+from void_core.media.sequence import find_sequence, read_png_grey
+from void_core.media.video import VIDEO_SUFFIXES, iter_video_luma, probe_video
+
+# VOID's accepted names, in the order VOID looks for them (plus its `trimask_` variant).
+MASK_NAMES = ("quadmask_0.mp4", "trimask_quadmask.mp4")
+MASK_GLOBS = ("quadmask_*.mp4", "quadmask*.mp4", "*quadmask*.mp4", "quadmask", "quadmask_0")
+
+
+@dataclass(frozen=True)
+class MaskInfo:
+    path: Path
+    width: int
+    height: int
+    frame_count: int
+    limited_range: bool
+
+
+class QuadmaskReader:
+    """Stream a quadmask's frames, quantised to 0/63/127/255."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        self._sequence = None
+        self._video = None
+        try:
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                self._video = probe_video(path)
+                name = self._video.pix_fmt
+                limited = name.startswith("yuv") and not name.startswith("yuvj") and not self._video.full_range
+                self.info = MaskInfo(path, self._video.width, self._video.height,
+                                     self._video.frame_count, limited)
+            else:
+                self._sequence = find_sequence(path)
+                first = read_png_grey(self._sequence.frames[0])
+                self.info = MaskInfo(path, first.shape[1], first.shape[0],
+                                     len(self._sequence.frames), False)
+        except MediaError as err:
+            raise MaskError(err.path, f"quadmask {err.problem}", err.hint) from None
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Quantised (H, W) uint8 frames."""
+        if self._video is not None:
+            for luma in iter_video_luma(self._video):
+                full = quadmask.expand_limited_range(luma) if self.info.limited_range else luma
+                yield quadmask.quantise(full)
+            return
+        for path in self._sequence.frames:
+            yield quadmask.quantise(read_png_grey(path))
+
+
+def find_mask(shot_dir: Path) -> Path | None:
+    """The quadmask in a VOID-layout folder: quadmask_0.mp4, trimask_quadmask.mp4, or similar."""
+    for name in MASK_NAMES:
+        if (shot_dir / name).exists():
+            return shot_dir / name
+    for pattern in MASK_GLOBS:
+        hits = sorted(shot_dir.glob(pattern))
+        if hits:
+            return hits[0]
+    return None

@@ -1,0 +1,177 @@
+"""Decode video files with PyAV, one frame at a time.
+
+`probe_video` reads the container header (and counts packets when the container does not say
+how many frames it holds); `iter_video_codes` yields RGB code values per frame: uint8 for 8-bit
+sources, uint16 for deeper ones (10-bit ProRes/DNxHR/H.264 keep their precision). The YUV->RGB
+matrix and range follow the stream's tags, falling back to the usual guesses (BT.709 at HD and
+above, BT.601 below; limited range) when untagged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from void_core.errors import MediaError
+from void_core.media.colour import Transfer, transfer_from_trc
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mxf", ".mkv", ".avi", ".m4v", ".webm")
+
+# FFmpeg AVColorSpace codes -> swscale matrices.
+_MATRIX_BY_CODE = {1: "itu709", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+_JPEG_RANGE = 2  # AVCOL_RANGE_JPEG (full range)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video stream holds, as needed to decode it and to name its frames."""
+
+    path: Path
+    width: int
+    height: int
+    frame_count: int
+    rate: Fraction
+    codec: str
+    pix_fmt: str
+    bit_depth: int
+    matrix: str
+    full_range: bool
+    transfer: Transfer
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise MediaError(path, "file not found")
+    if path.is_dir():
+        raise MediaError(path, "is a folder, expected a video file")
+    try:
+        return av.open(str(path), mode="r")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
+        raise MediaError(path, f"cannot open as video ({_short(err)})") from None
+
+
+def _short(err: Exception) -> str:
+    return str(err).split("\n")[0].rstrip(": '\"")
+
+
+def _bit_depth(stream: av.video.stream.VideoStream) -> int:
+    fmt = stream.codec_context.format
+    if fmt is None:
+        return 8
+    return max((c.bits for c in fmt.components), default=8)
+
+
+def _count_frames(container: av.container.InputContainer, stream) -> int:
+    """Count video packets without decoding (for containers that do not store a frame count)."""
+    count = 0
+    for packet in container.demux(stream):
+        if packet.size and packet.pts is not None:
+            count += 1
+    return count
+
+
+def probe_video(path: str | Path, *, transfer: Transfer | None = None) -> VideoInfo:
+    """Read a video's geometry, frame count, exact rate and colour tags.
+
+    Args:
+        path: the video file.
+        transfer: override the transfer function the stream is tagged with.
+
+    Raises:
+        MediaError: missing file, not a video, no video stream, or no frames.
+    """
+    path = Path(path)
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError(path, "has no video stream")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate:
+            raise MediaError(path, "video stream has no frame rate")
+        frames = stream.frames or _count_frames(container, stream)
+        if frames <= 0 or not ctx.width or not ctx.height:
+            raise MediaError(path, "video stream has no frames")
+        matrix = _MATRIX_BY_CODE.get(ctx.colorspace, "itu709" if ctx.height >= 720 else "itu601")
+        return VideoInfo(
+            path=path,
+            width=ctx.width,
+            height=ctx.height,
+            frame_count=int(frames),
+            rate=Fraction(rate.numerator, rate.denominator),
+            codec=ctx.name,
+            pix_fmt=ctx.pix_fmt or "unknown",
+            bit_depth=_bit_depth(stream),
+            matrix=matrix,
+            full_range=ctx.color_range == _JPEG_RANGE or (ctx.pix_fmt or "").startswith("yuvj"),
+            transfer=transfer or transfer_from_trc(ctx.color_trc),
+        )
+
+
+def _decoded_frames(info: VideoInfo) -> Iterator[av.VideoFrame]:
+    with _open(info.path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            yield from container.decode(stream)
+        except av.FFmpegError as err:
+            raise MediaError(info.path, f"decoding failed ({_short(err)})") from None
+
+
+def _to_rgb(frame: av.VideoFrame, info: VideoInfo, fmt: str) -> np.ndarray:
+    if frame.format.name.startswith(("rgb", "bgr", "gbr")):
+        return frame.to_ndarray(format=fmt)
+    converted = frame.reformat(
+        format=fmt,
+        src_colorspace=info.matrix,
+        src_color_range="JPEG" if info.full_range else "MPEG",
+        dst_color_range="JPEG",
+    )
+    return converted.to_ndarray()
+
+
+def iter_video_codes(info: VideoInfo) -> Iterator[np.ndarray]:
+    """Yield each frame as RGB code values, (H, W, 3) uint8 (8-bit) or uint16 (deeper).
+
+    Raises:
+        MediaError: the stream fails to decode, or holds fewer frames than probed.
+    """
+    fmt = "rgb24" if info.bit_depth <= 8 else "rgb48le"
+    count = 0
+    for frame in _decoded_frames(info):
+        if count >= info.frame_count:
+            break
+        yield _to_rgb(frame, info, fmt)
+        count += 1
+    if count < info.frame_count:
+        raise MediaError(info.path, f"decoded {count} frames, the container said {info.frame_count}")
+
+
+def iter_video_luma(info: VideoInfo) -> Iterator[np.ndarray]:
+    """Yield each frame's raw 8-bit luma plane (H, W) uint8, no range conversion.
+
+    Used for masks: grey content lives entirely in Y, so reading Y and expanding the range
+    ourselves is exact, whatever matrix the file is tagged with.
+    """
+    count = 0
+    for frame in _decoded_frames(info):
+        if count >= info.frame_count:
+            break
+        name = frame.format.name
+        if name.startswith(("yuv", "yuvj", "gray", "nv12")) and info.bit_depth <= 8:
+            plane = frame.planes[0]
+            luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+            yield luma[:, : frame.width].copy()
+        else:
+            yield frame.to_ndarray(format="gray")
+        count += 1
+    if count < info.frame_count:
+        raise MediaError(info.path, f"decoded {count} frames, the container said {info.frame_count}")

@@ -1,0 +1,397 @@
+"""Take one shot from a plate and its quadmask to clean EXR plates.
+
+    plate + quadmask --> validate --> region of interest (one cheap pass over the mask)
+        --> stream frames: crop -> engine fill -> feathered paste into the linear plate
+        --> OUT/<name>/<name>.<frame>.exr (RGB + mask.primary + mask.affected, atomic)
+
+Frames stream: decoding runs in a background thread, EXR writes in a small thread pool, and at
+most the engine's look-ahead of raw frames is held in memory. Everything is validated before the
+first file is written, so bad input leaves no output behind.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import logging
+import queue
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+import void_core
+from void_core import quadmask
+from void_core.composite import EMPTY, Box, Feather, edit_box, paste
+from void_core.errors import InputError, MaskError
+from void_core.inpaint import InpaintItem, create_inpainter
+from void_core.media.colour import Transfer
+from void_core.media.exr import remove_stale_temporaries, write_exr_frame
+from void_core.media.masks import QuadmaskReader, find_mask
+from void_core.media.plate import Plate, open_plate
+from void_core.media.video import VIDEO_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+PLATE_NAMES = tuple(f"input_video{suffix}" for suffix in VIDEO_SUFFIXES) + ("input", "plate")
+DEFAULT_START_FRAME = 1001
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class ShotInputs:
+    """The files of one shot."""
+
+    plate: Path
+    mask: Path
+    prompt: dict
+
+
+@dataclass(frozen=True)
+class ShotRequest:
+    """Everything `process_shot` needs; frozen so it can be recorded as is."""
+
+    inputs: ShotInputs
+    out_root: Path
+    name: str
+    start_frame: int | None = None
+    engine: str = "classical"
+    engine_settings: dict = field(default_factory=dict)
+    compression: str = "zip"
+    transfer: Transfer | None = None
+    rate: Fraction | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class ShotResult:
+    name: str
+    out_dir: Path
+    frames: int
+    first_frame: int
+    width: int
+    height: int
+    engine: str
+    seconds: float
+    timings: dict[str, float]
+    spatial_share: float
+    notes: list[str]
+
+    @property
+    def last_frame(self) -> int:
+        return self.first_frame + self.frames - 1
+
+    @property
+    def seconds_per_frame(self) -> float:
+        return self.seconds / self.frames if self.frames else 0.0
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def resolve_shot_folder(shot_dir: str | Path) -> ShotInputs:
+    """Find plate, quadmask and prompt in a VOID-layout folder.
+
+    Accepts `input_video.mp4` (or .mov/.mxf/...) or an `input/`/`plate/` frame folder, the mask as
+    `quadmask_0.mp4` or `trimask_quadmask.mp4` (or a `quadmask/` PNG folder), and an optional
+    `prompt.json` `{"bg": ...}`.
+    """
+    shot_dir = Path(shot_dir)
+    if not shot_dir.is_dir():
+        raise InputError(shot_dir, "shot folder not found" if not shot_dir.exists() else "is not a folder")
+    plate = next((shot_dir / n for n in PLATE_NAMES if (shot_dir / n).exists()), None)
+    if plate is None:
+        raise InputError(shot_dir, "no input_video.mp4 (or input/ frame folder) in the shot folder")
+    mask = find_mask(shot_dir)
+    if mask is None:
+        raise MaskError(shot_dir, "no quadmask_0.mp4 or trimask_quadmask.mp4 in the shot folder",
+                        "make one with VOID's mask pipeline, or give a points.json click once "
+                        "the classical segmenter is available")
+    return ShotInputs(plate=plate, mask=mask, prompt=_read_prompt(shot_dir / "prompt.json"))
+
+
+def _read_prompt(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        prompt = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(path, f"is not valid JSON ({err})") from None
+    if not isinstance(prompt, dict) or not isinstance(prompt.get("bg", ""), str):
+        raise InputError(path, 'expected {"bg": "<scene after removal>"}')
+    return prompt
+
+
+def check_shot_name(name: str) -> str:
+    if not _SAFE_NAME.match(name):
+        raise InputError(None, f"shot name {name!r} is not usable as a file name",
+                         "use letters, digits, '.', '_' and '-'")
+    return name
+
+
+def file_digest(path: Path, chunk: int = 8 << 20) -> str:
+    """sha256 of a file, or of a sequence folder's names and sizes."""
+    digest = hashlib.sha256()
+    if path.is_file():
+        with path.open("rb") as handle:
+            while block := handle.read(chunk):
+                digest.update(block)
+        return "sha256:" + digest.hexdigest()
+    for item in sorted(path.parent.glob("*") if not path.is_dir() else path.iterdir()):
+        if item.is_file():
+            digest.update(f"{item.name}:{item.stat().st_size}\n".encode())
+    return "sha256-listing:" + digest.hexdigest()
+
+
+@dataclass
+class _Scan:
+    roi: Box
+    edit_frames: int
+
+
+def _scan_mask(reader: QuadmaskReader, feather: Feather) -> _Scan:
+    roi, edited = EMPTY, 0
+    for quad in reader.frames():
+        box = edit_box(quad)
+        if not box.empty:
+            edited += 1
+            roi = roi.union(box)
+    # The fill must reach the feather band, and the spatial fallback needs some context.
+    margin = feather.band + 16
+    return _Scan(roi=roi.grown(margin, reader.info.height, reader.info.width), edit_frames=edited)
+
+
+def _validate(plate: Plate, reader: QuadmaskReader) -> None:
+    p, m = plate.info, reader.info
+    if (p.width, p.height) != (m.width, m.height):
+        raise MaskError(m.path, f"quadmask is {m.width}x{m.height}, the plate {p.path.name} is "
+                                f"{p.width}x{p.height}", "the mask must match the plate's resolution")
+    if p.frame_count != m.frame_count:
+        raise MaskError(m.path, f"quadmask has {m.frame_count} frames, the plate {p.path.name} has "
+                                f"{p.frame_count}", "the mask needs one frame per plate frame")
+
+
+def _background(iterator: Iterator, depth: int = 4) -> Iterator:
+    """Run `iterator` in a thread, `depth` items ahead; errors re-raise in the consumer."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as err:  # handed to the consumer, which re-raises it
+            items.put(err)
+
+    thread = threading.Thread(target=produce, name="void-decode", daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = None) -> ShotResult:
+    """Remove the masked object from one shot and write its EXR plates.
+
+    Raises:
+        InputError / MediaError / MaskError: bad input, found before anything is written.
+    """
+    started = time.perf_counter()
+    name = check_shot_name(request.name)
+    plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate)
+    reader = QuadmaskReader(request.inputs.mask)
+    _validate(plate, reader)
+    engine = create_inpainter(request.engine, **request.engine_settings)
+    feather = Feather.for_width(plate.info.width)
+    scan = _scan_mask(reader, feather)
+    first_frame = _first_frame(request, plate)
+
+    out_dir = request.out_root / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
+    attributes = _lineage_attributes(request, plate, engine)
+    timings = {"scan": time.perf_counter() - started, "decode": 0.0, "fill": 0.0, "write": 0.0}
+    writer = _FrameWriter(out_dir, name, first_frame, plate, attributes, request.compression, timings)
+    total = plate.info.frame_count
+    try:
+        for index, output, quad in _render(plate, reader, engine, feather, scan.roi, timings):
+            writer.submit(index, output, quad)
+            if on_progress:
+                on_progress(writer.completed(), total)
+        writer.finish()
+    finally:
+        writer.close()
+    if on_progress:
+        on_progress(total, total)
+    notes = list(engine.stats.notes)
+    if engine.stats.hole_pixels and engine.stats.spatial_share > 0.999:
+        notes.append("fill was spatial only: no frame showed the background behind the object")
+    return ShotResult(
+        name=name, out_dir=out_dir, frames=total, first_frame=first_frame,
+        width=plate.info.width, height=plate.info.height, engine=engine.name,
+        seconds=time.perf_counter() - started, timings=timings,
+        spatial_share=engine.stats.spatial_share, notes=notes,
+    )
+
+
+def _first_frame(request: ShotRequest, plate: Plate) -> int:
+    if request.start_frame is not None:
+        if request.start_frame < 0:
+            raise InputError(None, f"start frame {request.start_frame} is negative")
+        return request.start_frame
+    return plate.info.first_frame if plate.info.first_frame is not None else DEFAULT_START_FRAME
+
+
+def _lineage_attributes(request: ShotRequest, plate: Plate, engine) -> dict[str, str]:
+    settings = {"engine": engine.settings(), "compression": request.compression}
+    return {
+        "void/shot": request.name,
+        "void/run": request.run_id,
+        "void/engine": engine.name,
+        "void/engine_version": engine.version,
+        "void/engine_settings": json.dumps(settings, sort_keys=True),
+        "void/source": str(plate.info.path.resolve()),
+        "void/source_digest": file_digest(plate.info.path),
+        "void/source_format": plate.info.description,
+        "void/mask": str(request.inputs.mask.resolve()),
+        "void/transfer": plate.info.transfer.value,
+        "void/prompt_bg": str(request.inputs.prompt.get("bg", "")),
+        "void/software": f"void-farm {void_core.__version__}",
+    }
+
+
+def _render(plate: Plate, reader: QuadmaskReader, engine, feather: Feather, roi: Box,
+            timings: dict[str, float]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield (index, output linear frame, quadmask) in order."""
+    held: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
+
+    def decoded() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        for index, (raw, quad) in enumerate(zip(plate.frames(), reader.frames(), strict=False)):
+            yield index, raw, quad
+
+    def crops() -> Iterator[InpaintItem]:
+        clock = time.perf_counter()
+        for index, raw, quad in _background(decoded()):
+            timings["decode"] += time.perf_counter() - clock
+            held.append((index, raw, quad))
+            rows, cols = roi.slices
+            crop_quad = quad[rows, cols]
+            yield InpaintItem(index, raw[rows, cols], crop_quad, feather.hole(crop_quad))
+            clock = time.perf_counter()
+
+    if roi.empty:  # nothing to remove anywhere: the plate passes through untouched
+        clock = time.perf_counter()
+        for index, raw, quad in _background(decoded()):
+            timings["decode"] += time.perf_counter() - clock
+            yield index, plate.linear(raw), quad
+            clock = time.perf_counter()
+        return
+
+    fill_clock = time.perf_counter()
+    for index, fill in engine.inpaint(crops(), plate.display):
+        timings["fill"] += time.perf_counter() - fill_clock
+        held_index, raw, quad = held.popleft()
+        assert held_index == index, "engines must answer frames in order"
+        yield index, _composite(plate, raw, quad, fill, feather, roi), quad
+        fill_clock = time.perf_counter()
+
+
+def _composite(plate: Plate, raw: np.ndarray, quad: np.ndarray, fill: np.ndarray,
+               feather: Feather, roi: Box) -> np.ndarray:
+    output = plate.linear(raw)
+    if output is raw:
+        output = raw.copy()
+    rows, cols = roi.slices
+    alpha = feather.alpha(quad[rows, cols])
+    if alpha.any():
+        output[rows, cols] = paste(output[rows, cols], plate.from_display(fill), alpha)
+    return output
+
+
+class _FrameWriter:
+    """Writes EXR frames on a small thread pool, a bounded number in flight."""
+
+    def __init__(self, out_dir: Path, name: str, first_frame: int, plate: Plate,
+                 attributes: dict[str, str], compression: str, timings: dict[str, float]):
+        self.out_dir, self.name, self.first_frame = out_dir, name, first_frame
+        self.plate, self.attributes, self.compression = plate, attributes, compression
+        self.timings = timings
+        self._pool = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="void-exr")
+        self._inflight: deque[cf.Future] = deque()
+        self._done = 0
+
+    def path_for(self, index: int) -> Path:
+        return self.out_dir / f"{self.name}.{self.first_frame + index:04d}.exr"
+
+    def submit(self, index: int, rgb: np.ndarray, quad: np.ndarray) -> None:
+        while len(self._inflight) >= 3:
+            self._wait_one()
+        self._inflight.append(self._pool.submit(self._write, index, rgb, quad))
+
+    def _write(self, index: int, rgb: np.ndarray, quad: np.ndarray) -> None:
+        clock = time.perf_counter()
+        masks = {
+            "mask.primary": quadmask.primary(quad).astype(np.float16),
+            "mask.affected": quadmask.affected(quad).astype(np.float16),
+        }
+        attributes = dict(self.attributes)
+        attributes["void/source_frame"] = str(index if self.plate.info.first_frame is None
+                                              else self.plate.info.first_frame + index)
+        write_exr_frame(self.path_for(index), rgb, masks, attributes=attributes,
+                        fps=self.plate.info.rate, compression=self.compression)
+        self.timings["write"] += time.perf_counter() - clock
+
+    def _wait_one(self) -> None:
+        self._inflight.popleft().result()
+        self._done += 1
+
+    def completed(self) -> int:
+        while self._inflight and self._inflight[0].done():
+            self._wait_one()
+        return self._done
+
+    def finish(self) -> None:
+        while self._inflight:
+            self._wait_one()
+
+    def close(self) -> None:
+        for future in self._inflight:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+
+
+def summary_line(result: ShotResult) -> str:
+    first, last = result.first_frame, result.last_frame
+    pattern = result.out_dir / f"{result.name}.{first:04d}-{last:04d}.exr"
+    line = (f"{result.name}: {result.frames} frames {result.width}x{result.height} -> {pattern} "
+            f"({result.engine}, {result.seconds:.1f} s, {result.seconds_per_frame:.2f} s/frame)")
+    for note in result.notes:
+        line += f"; {note}"
+    return line
+
+
+def result_record(result: ShotResult) -> dict:
+    record = asdict(result)
+    record["out_dir"] = str(result.out_dir)
+    return record
