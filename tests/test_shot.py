@@ -169,3 +169,32 @@ def test_bad_prompt_json(disc_shot):
 def test_unsafe_shot_name(disc_shot, tmp_path):
     with pytest.raises(InputError, match="not usable as a file name"):
         run(disc_shot, tmp_path / "out", name="../escape")
+
+
+def test_exr_sequence_plate_keeps_frame_numbers_and_bits(tmp_path):
+    import cv2
+
+    from void_core.media.exr import write_exr_frame
+
+    shot = tmp_path / "sh020"
+    (shot / "input").mkdir(parents=True)
+    (shot / "quadmask").mkdir()
+    rng = np.random.default_rng(3)
+    plates = []
+    for n in range(4):
+        rgb = (rng.random((40, 60, 3)) * 2).astype(np.float16)
+        plates.append(rgb)
+        write_exr_frame(shot / "input" / f"plate.{1009 + n:04d}.exr", rgb)
+        mask = np.full((40, 60), 255, np.uint8)
+        mask[15:25, 10 + 8 * n: 20 + 8 * n] = 0
+        cv2.imwrite(str(shot / "quadmask" / f"m.{n:04d}.png"), mask)
+    result = run(shot, tmp_path / "out", rate=Fraction(24000, 1001))
+    assert result.first_frame == 1009
+    for n, source in enumerate(plates):
+        frame = read_exr_frame(tmp_path / "out" / "sh020" / f"sh020.{1009 + n}.exr")
+        assert frame.header["framesPerSecond"] == Fraction(24000, 1001)
+        mask = np.full((40, 60), 255, np.uint8)
+        mask[15:25, 10 + 8 * n: 20 + 8 * n] = 0
+        outside = _band_distance(mask) >= quadmask.band_width(60)
+        assert np.array_equal(frame.rgb[outside].view(np.uint16), source[outside].view(np.uint16))
+        assert not np.array_equal(frame.rgb[~outside], source[~outside])

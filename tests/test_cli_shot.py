@@ -1,0 +1,68 @@
+"""`void-farm shot` through the command line: exit codes, one-line errors, JSON output."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from conftest import encode_mask
+from flows.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("shot", "demo", "cutlist"):
+        assert command in result.output
+
+
+def test_shot_prints_a_one_line_summary(disc_shot, tmp_path):
+    result = runner.invoke(app, ["shot", str(disc_shot), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("sh010: 10 frames 96x64 -> ")
+    assert "sh010.1001-1010.exr" in lines[0]
+
+
+def test_shot_json(disc_shot, tmp_path):
+    result = runner.invoke(app, ["shot", str(disc_shot), "--out", str(tmp_path / "o"), "--json",
+                                 "--name", "plate_a", "--start-frame", "1"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["name"] == "plate_a" and record["frames"] == 10 and record["first_frame"] == 1
+    assert Path(record["out_dir"], "plate_a.0010.exr").is_file()
+
+
+def test_bad_mask_is_one_error_line_and_exit_1(disc_shot, tmp_path):
+    encode_mask(disc_shot / "quadmask_0.mp4", [np.full((64, 96), 255, np.uint8)] * 3)
+    result = runner.invoke(app, ["shot", str(disc_shot), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1
+    assert errors[0].startswith("error: ") and "quadmask_0.mp4" in errors[0] and "3 frames" in errors[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_engine(disc_shot, tmp_path):
+    result = runner.invoke(app, ["shot", str(disc_shot), "--out", str(tmp_path), "--engine", "magic"])
+    assert result.exit_code == 1
+    assert "unknown inpainting engine 'magic'; choose one of: classical" in result.stderr
+
+
+def test_missing_out_is_a_usage_error(disc_shot):
+    result = runner.invoke(app, ["shot", str(disc_shot)])
+    assert result.exit_code == 2
+
+
+def test_installed_console_script_runs(disc_shot, tmp_path):
+    script = Path(sys.executable).with_name("void-farm")
+    completed = subprocess.run([str(script), "shot", str(disc_shot), "--out", str(tmp_path / "o")],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "sh010: 10 frames" in completed.stdout

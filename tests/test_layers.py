@@ -1,0 +1,42 @@
+"""The layer rule: void_core never imports Prefect, Ray, tasks or flows."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import void_core
+
+FORBIDDEN = {"prefect", "prefect_ray", "ray", "flows", "tasks"}
+ROOT = Path(void_core.__file__).parent
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_no_void_core_module_imports_orchestration():
+    offenders = {str(p.relative_to(ROOT)): sorted(_imported_roots(p) & FORBIDDEN)
+                 for p in ROOT.rglob("*.py") if _imported_roots(p) & FORBIDDEN}
+    assert offenders == {}
+
+
+def test_void_core_imports_with_prefect_and_ray_blocked():
+    modules = sorted(
+        "void_core." + ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in ROOT.rglob("*.py")
+    )
+    code = (
+        "import sys\n"
+        "for name in ('prefect', 'ray', 'prefect_ray'): sys.modules[name] = None\n"
+        "import importlib\n"
+        f"for m in {modules!r}: importlib.import_module(m.removesuffix('.'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
