@@ -30,9 +30,9 @@ import numpy as np
 
 import void_core
 from void_core import quadmask
-from void_core.composite import EMPTY, Box, Feather, edit_box, paste
+from void_core.composite import Box, Feather, edit_box, paste
 from void_core.errors import InputError, MaskError
-from void_core.inpaint import InpaintItem, create_inpainter
+from void_core.inpaint import Fill, Frame, Inpainter, ShotFrames, create_inpainter
 from void_core.media.colour import Transfer
 from void_core.media.exr import remove_stale_temporaries, write_exr_frame
 from void_core.media.masks import QuadmaskReader, find_mask
@@ -151,22 +151,11 @@ def file_digest(path: Path, chunk: int = 8 << 20) -> str:
     return "sha256-listing:" + digest.hexdigest()
 
 
-@dataclass
-class _Scan:
-    roi: Box
-    edit_frames: int
-
-
-def _scan_mask(reader: QuadmaskReader, feather: Feather) -> _Scan:
-    roi, edited = EMPTY, 0
-    for quad in reader.frames():
-        box = edit_box(quad)
-        if not box.empty:
-            edited += 1
-            roi = roi.union(box)
-    # The fill must reach the feather band, and the spatial fallback needs some context.
+def _scan_mask(reader: QuadmaskReader, feather: Feather) -> tuple[Box, ...]:
+    """Each frame's edit box: its non-255 pixels grown by the band plus spatial-fill context."""
     margin = feather.band + 16
-    return _Scan(roi=roi.grown(margin, reader.info.height, reader.info.width), edit_frames=edited)
+    height, width = reader.info.height, reader.info.width
+    return tuple(edit_box(quad).grown(margin, height, width) for quad in reader.frames())
 
 
 def _validate(plate: Plate, reader: QuadmaskReader) -> None:
@@ -224,7 +213,7 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     _validate(plate, reader)
     engine = create_inpainter(request.engine, **request.engine_settings)
     feather = Feather.for_width(plate.info.width)
-    scan = _scan_mask(reader, feather)
+    boxes = _scan_mask(reader, feather)
     first_frame = _first_frame(request, plate)
 
     out_dir = request.out_root / name
@@ -232,10 +221,11 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     remove_stale_temporaries(out_dir)
     attributes = _lineage_attributes(request, plate, engine)
     timings = {"scan": time.perf_counter() - started, "decode": 0.0, "fill": 0.0, "write": 0.0}
+    shot = _shot_frames(plate, reader, boxes, feather, timings)
     writer = _FrameWriter(out_dir, name, first_frame, plate, attributes, request.compression, timings)
     total = plate.info.frame_count
     try:
-        for index, output, quad in _render(plate, reader, engine, feather, scan.roi, timings):
+        for index, output, quad in _render(plate, engine, shot, timings):
             writer.submit(index, output, quad)
             if on_progress:
                 on_progress(writer.completed(), total)
@@ -281,51 +271,53 @@ def _lineage_attributes(request: ShotRequest, plate: Plate, engine) -> dict[str,
     }
 
 
-def _render(plate: Plate, reader: QuadmaskReader, engine, feather: Feather, roi: Box,
+def _shot_frames(plate: Plate, reader: QuadmaskReader, boxes: tuple[Box, ...], feather: Feather,
+                 timings: dict[str, float]) -> ShotFrames:
+    def stream() -> Iterator[Frame]:
+        def decoded() -> Iterator[Frame]:
+            clock = time.perf_counter()
+            for index, (raw, quad) in enumerate(zip(plate.frames(), reader.frames(), strict=False)):
+                timings["decode"] += time.perf_counter() - clock
+                yield Frame(index, raw, quad)
+                clock = time.perf_counter()
+
+        return _background(decoded())
+
+    return ShotFrames(width=plate.info.width, height=plate.info.height,
+                      frame_count=plate.info.frame_count, boxes=boxes, feather=feather,
+                      stream=stream, to_display=plate.display)
+
+
+def _render(plate: Plate, engine: Inpainter, shot: ShotFrames,
             timings: dict[str, float]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield (index, output linear frame, quadmask) in order."""
-    held: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
-
-    def decoded() -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        for index, (raw, quad) in enumerate(zip(plate.frames(), reader.frames(), strict=False)):
-            yield index, raw, quad
-
-    def crops() -> Iterator[InpaintItem]:
-        clock = time.perf_counter()
-        for index, raw, quad in _background(decoded()):
-            timings["decode"] += time.perf_counter() - clock
-            held.append((index, raw, quad))
-            rows, cols = roi.slices
-            crop_quad = quad[rows, cols]
-            yield InpaintItem(index, raw[rows, cols], crop_quad, feather.hole(crop_quad))
-            clock = time.perf_counter()
-
-    if roi.empty:  # nothing to remove anywhere: the plate passes through untouched
-        clock = time.perf_counter()
-        for index, raw, quad in _background(decoded()):
-            timings["decode"] += time.perf_counter() - clock
-            yield index, plate.linear(raw), quad
-            clock = time.perf_counter()
+    if all(box.empty for box in shot.boxes):  # nothing to remove: the plate passes through
+        for frame in shot.stream():
+            yield frame.index, plate.linear(frame.raw), frame.quad
         return
+    expected = 0
+    clock = time.perf_counter()
+    for fill in engine.inpaint(shot):
+        timings["fill"] += time.perf_counter() - clock
+        if fill.frame.index != expected:
+            raise RuntimeError(f"engine {engine.name} answered frame {fill.frame.index}, expected {expected}")
+        expected += 1
+        yield fill.frame.index, _composite(plate, fill, shot.feather), fill.frame.quad
+        clock = time.perf_counter()
+    if expected != shot.frame_count:
+        raise RuntimeError(f"engine {engine.name} answered {expected} of {shot.frame_count} frames")
 
-    fill_clock = time.perf_counter()
-    for index, fill in engine.inpaint(crops(), plate.display):
-        timings["fill"] += time.perf_counter() - fill_clock
-        held_index, raw, quad = held.popleft()
-        assert held_index == index, "engines must answer frames in order"
-        yield index, _composite(plate, raw, quad, fill, feather, roi), quad
-        fill_clock = time.perf_counter()
 
-
-def _composite(plate: Plate, raw: np.ndarray, quad: np.ndarray, fill: np.ndarray,
-               feather: Feather, roi: Box) -> np.ndarray:
-    output = plate.linear(raw)
-    if output is raw:
-        output = raw.copy()
-    rows, cols = roi.slices
-    alpha = feather.alpha(quad[rows, cols])
+def _composite(plate: Plate, fill: Fill, feather: Feather) -> np.ndarray:
+    output = plate.linear(fill.frame.raw)
+    if fill.box.empty or fill.display is None:
+        return output
+    if output is fill.frame.raw:
+        output = output.copy()
+    rows, cols = fill.box.slices
+    alpha = feather.alpha(fill.frame.quad[rows, cols])
     if alpha.any():
-        output[rows, cols] = paste(output[rows, cols], plate.from_display(fill), alpha)
+        output[rows, cols] = paste(output[rows, cols], plate.from_display(fill.display), alpha)
     return output
 
 

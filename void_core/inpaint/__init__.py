@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from void_core.errors import EngineNotFoundError
-from void_core.inpaint.base import InpaintItem, Inpainter, InpaintStats
+from void_core.inpaint.base import Fill, Frame, Inpainter, InpaintStats, ShotFrames
 
 ENGINES = ("classical",)
 
@@ -17,4 +17,4 @@ def create_inpainter(name: str, **settings) -> Inpainter:
     raise EngineNotFoundError("inpainting", name, list(ENGINES))
 
 
-__all__ = ["ENGINES", "InpaintItem", "InpaintStats", "Inpainter", "create_inpainter"]
+__all__ = ["ENGINES", "Fill", "Frame", "InpaintStats", "Inpainter", "ShotFrames", "create_inpainter"]

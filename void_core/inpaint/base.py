@@ -1,9 +1,10 @@
-"""The inpainting protocol: a stream of region-of-interest crops in, filled crops out.
+"""The inpainting protocol: a shot's frames in, each frame's fill of its edit box out.
 
-The shot runner crops every frame to one region of interest (the union of the shot's dilated
-edit region), hands the engine the crop's raw pixels and its quadmask, and gets back, for each
-frame in order, the display-referred fill of that crop. Engines may look ahead (they receive
-frames before they must answer) but must keep a bounded number of frames in memory.
+The shot runner hands an engine a `ShotFrames`: it can stream the shot's frames (raw pixels and
+quadmask) as many times as the engine needs (one pass to learn the background, one to fill),
+knows each frame's *edit box* (the non-255 pixels grown by the composite band, where the fill
+must be defined), and converts raw pixels to display-referred [0, 1] RGB. The engine yields one
+`Fill` per frame, in frame order, while holding a bounded number of frames in memory.
 """
 
 from __future__ import annotations
@@ -14,22 +15,28 @@ from typing import Protocol
 
 import numpy as np
 
+from void_core.composite import Box, Feather
+
 
 @dataclass(frozen=True)
-class InpaintItem:
-    """One frame's crop as the engine sees it.
-
-    Attributes:
-        index: frame index within the shot (0-based).
-        raw: the crop's raw pixels (code values or linear floats; see `to_display`).
-        quad: the crop's quadmask (0/63/127/255).
-        hole: pixels the engine must fill (the dilated edit region), bool.
-    """
+class Frame:
+    """One decoded frame: raw pixels (code values or linear floats) and its quadmask."""
 
     index: int
     raw: np.ndarray
     quad: np.ndarray
-    hole: np.ndarray
+
+
+@dataclass(frozen=True)
+class Fill:
+    """An engine's answer for one frame: the display-referred fill of `box`, (h, w, 3) float32.
+
+    Frames with nothing to remove get `box` EMPTY and `display` None.
+    """
+
+    frame: Frame
+    box: Box
+    display: np.ndarray | None
 
 
 @dataclass
@@ -46,8 +53,29 @@ class InpaintStats:
         return self.spatial_pixels / self.hole_pixels if self.hole_pixels else 0.0
 
 
+@dataclass(frozen=True)
+class ShotFrames:
+    """Access to a shot for an engine.
+
+    Attributes:
+        width, height, frame_count: plate geometry.
+        boxes: per-frame edit box (EMPTY where the frame has nothing to remove).
+        feather: the composite band; `feather.hole(quad_crop)` are the pixels to fill.
+        stream: returns a fresh iterator over all frames, in order.
+        to_display: raw pixels -> display-referred float32 [0, 1].
+    """
+
+    width: int
+    height: int
+    frame_count: int
+    boxes: tuple[Box, ...]
+    feather: Feather
+    stream: Callable[[], Iterator[Frame]]
+    to_display: Callable[[np.ndarray], np.ndarray]
+
+
 class Inpainter(Protocol):
-    """Fills the hole of every crop; yields (index, display float32 crop) in frame order."""
+    """Yields exactly one `Fill` per frame, in frame order."""
 
     name: str
     version: str
@@ -55,6 +83,4 @@ class Inpainter(Protocol):
 
     def settings(self) -> dict: ...
 
-    def inpaint(
-        self, items: Iterator[InpaintItem], to_display: Callable[[np.ndarray], np.ndarray]
-    ) -> Iterator[tuple[int, np.ndarray]]: ...
+    def inpaint(self, shot: ShotFrames) -> Iterator[Fill]: ...

@@ -4,7 +4,7 @@ For every pixel to fill, take the same pixel from the nearest frame (alternating
 forwards in time, up to `reach` frames away) where it is not part of that frame's hole; this
 gives the exact background for a static camera and restores affected regions to the state they
 had before or after the interaction. Pixels no nearby frame shows are filled spatially (OpenCV
-Telea). Memory is bounded: at most 2 * reach + 1 crops are held.
+Telea). Memory is bounded: at most 2 * reach + 1 frames are held.
 
 This is the plain version the foundation needs; camera-motion compensation, pre-interaction
 selection and seam blending come with the full classical engine.
@@ -13,12 +13,13 @@ selection and seam blending come with the full classical engine.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
 
-from void_core.inpaint.base import InpaintItem, InpaintStats
+from void_core.composite import Box
+from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames
 
 
 class ClassicalInpainter:
@@ -35,36 +36,39 @@ class ClassicalInpainter:
     def settings(self) -> dict:
         return {"reach": self.reach, "spatial_radius": self.spatial_radius}
 
-    def inpaint(
-        self, items: Iterator[InpaintItem], to_display: Callable[[np.ndarray], np.ndarray]
-    ) -> Iterator[tuple[int, np.ndarray]]:
-        window: deque[InpaintItem] = deque()
+    def inpaint(self, shot: ShotFrames) -> Iterator[Fill]:
+        window: deque[Frame] = deque()
         pending = 0  # position in `window` of the next frame to answer
-        for item in items:
-            window.append(item)
+        for frame in shot.stream():
+            window.append(frame)
             if len(window) - 1 - pending >= self.reach:
-                yield window[pending].index, self._fill(window, pending, to_display)
+                yield from self._answer(shot, window, pending)
                 pending += 1
                 if pending > self.reach:
                     window.popleft()
                     pending -= 1
         while pending < len(window):
-            yield window[pending].index, self._fill(window, pending, to_display)
+            yield from self._answer(shot, window, pending)
             pending += 1
 
-    def _fill(self, window: deque[InpaintItem], at: int,
-              to_display: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    def _answer(self, shot: ShotFrames, window: deque[Frame], at: int) -> Iterator[Fill]:
+        frame = window[at]
+        box = shot.boxes[frame.index]
+        yield Fill(frame, box, None if box.empty else self._fill(shot, window, at, box))
+
+    def _fill(self, shot: ShotFrames, window: deque[Frame], at: int, box: Box) -> np.ndarray:
+        rows, cols = box.slices
         target = window[at]
-        result = to_display(target.raw)
-        remaining = target.hole.copy()
+        result = shot.to_display(target.raw[rows, cols])
+        remaining = shot.feather.hole(target.quad[rows, cols])
         self.stats.hole_pixels += int(remaining.sum())
         for offset in self._offsets(at, len(window)):
             if not remaining.any():
                 break
             donor = window[at + offset]
-            take = remaining & ~donor.hole
+            take = remaining & ~shot.feather.hole(donor.quad[rows, cols])
             if take.any():
-                result[take] = to_display(donor.raw[take])
+                result[take] = shot.to_display(donor.raw[rows, cols][take])
                 remaining &= ~take
                 self.stats.temporal_pixels += int(take.sum())
         if remaining.any():
