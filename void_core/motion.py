@@ -98,11 +98,21 @@ class MotionTracker:
         self._to_ref: list[np.ndarray] = []
         self.untracked_frames = 0
 
+    def analysis_size(self) -> tuple[int, int]:
+        """(width, height) frames are analysed at."""
+        return round(self.width * self.scale), round(self.height * self.scale)
+
     def add(self, display: np.ndarray, background: np.ndarray) -> None:
-        """Add the next frame: display RGB [0,1] and a bool mask of its usable background."""
-        grey = to_analysis_grey(display, self.scale)
-        valid = cv2.resize(background.astype(np.uint8), (grey.shape[1], grey.shape[0]),
-                           interpolation=cv2.INTER_NEAREST)
+        """Add the next frame: display RGB [0,1] and a bool mask of its usable background,
+        either at full resolution or already at `analysis_size()`."""
+        size = self.analysis_size()
+        if display.shape[1] == size[0] and display.shape[0] == size[1]:
+            grey = to_analysis_grey(display, 1.0)
+        else:
+            grey = to_analysis_grey(display, self.scale)
+        valid = background.astype(np.uint8)
+        if valid.shape != grey.shape:
+            valid = cv2.resize(valid, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_NEAREST)
         if self._previous is None:
             self._to_ref.append(np.eye(3))
         else:

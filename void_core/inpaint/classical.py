@@ -90,11 +90,16 @@ class ClassicalInpainter:
 
     def _measure_motion(self, shot: ShotFrames) -> MotionTrack:
         tracker = MotionTracker(shot.width, shot.height)
-        grow = shot.feather.band + 4
+        size = tracker.analysis_size()
+        grow = int(np.ceil((shot.feather.band + 4) * tracker.scale))
         for frame in shot.stream():
-            edit = quadmask.to_edit(frame.quad)
+            # Downscale first: the tracker works at analysis size anyway.
+            raw = frame.raw.astype(np.float32) if frame.raw.dtype == np.float16 else frame.raw
+            small = shot.to_display(cv2.resize(raw, size, interpolation=cv2.INTER_AREA))
+            edit = cv2.resize(quadmask.to_edit(frame.quad).astype(np.uint8), size,
+                              interpolation=cv2.INTER_AREA) > 0
             background = ~quadmask.dilate(edit, grow) if edit.any() else np.ones_like(edit)
-            tracker.add(shot.to_display(frame.raw), background)
+            tracker.add(small, background)
         if tracker.untracked_frames:
             self.stats.notes.append(
                 f"camera motion could not be measured on {tracker.untracked_frames} frame(s); "
