@@ -147,6 +147,8 @@ def demo(
     frames: Annotated[int, typer.Option(help="Scene length in frames.")] = 36,
 ) -> None:
     """Generate a synthetic shot (an object with a shadow) and clean it with the embedded engines."""
+    from void_core.media.plate import open_plate
+    from void_core.qc import write_before_after
     from void_core.shot import ShotRequest, process_shot, resolve_shot_folder, summary_line
     from void_core.synth import SceneSpec, write_scene
 
@@ -164,8 +166,12 @@ def demo(
                 task_id = progress.add_task("sh010", total=None)
                 result = process_shot(request, _progress_callback(progress, task_id))
         stdout.print(summary_line(result), markup=False)
-        stderr.print(f"inputs: {scene_dir}  (input_video.mp4, quadmask_0.mp4, target/ = ground truth)")
-        stderr.print(f"plates: {result.out_dir}  (open in Nuke/RV; layers mask.primary, mask.affected)")
+        middle = result.frames // 2
+        preview = write_before_after(out / "sh010_before_after.png", open_plate(request.inputs.plate),
+                                     middle, result.out_dir / f"sh010.{result.first_frame + middle:04d}.exr")
+        stderr.print(f"inputs:  {scene_dir}  (input_video.mp4, quadmask_0.mp4, target/ = ground truth)")
+        stderr.print(f"plates:  {result.out_dir}  (open in Nuke/RV; layers mask.primary, mask.affected)")
+        stderr.print(f"preview: {preview}  (before | mask | after)")
 
 
 def main() -> None:
