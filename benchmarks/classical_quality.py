@@ -3,7 +3,8 @@
 Run: `.venv/bin/python benchmarks/classical_quality.py [--width 640 --height 360 --frames 48]`.
 
 Each scene of `void_core.synth.standard_scenes` is rendered with sensor noise (sigma 3 code
-values), written in VOID's layout, and cleaned three ways using its ground-truth quadmask:
+values), written in VOID's layout (plate stored 4:4:4 qp 0, so the codec does not blur the
+noise), and cleaned three ways using its ground-truth quadmask:
 
   classical   `void-farm shot` (the engine under test), EXR output converted back to display
   telea       per-frame OpenCV Telea inpainting of the same hole
@@ -112,7 +113,7 @@ def score(outputs, targets, masks) -> dict[str, float]:
 
 def bench_scene(spec, work: Path) -> dict[str, dict[str, float]]:
     folder = work / spec.name
-    write_scene(spec, folder)
+    write_scene(spec, folder, lossless=True)
     plate, factual, masks, targets = load_scene(folder)
     feather = Feather.for_width(plate.info.width)
     holes = [feather.hole(q) for q in masks]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 
 from void_core.errors import MediaError
 from void_core.media.colour import Transfer, transfer_from_trc
@@ -28,6 +29,8 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mxf", ".mkv", ".avi", ".m4v", ".webm")
 # FFmpeg AVColorSpace codes -> swscale matrices.
 _MATRIX_BY_CODE = {1: "itu709", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
 _JPEG_RANGE = 2  # AVCOL_RANGE_JPEG (full range)
+# Accurate rounding and full chroma interpolation: swscale's fast path decodes ~1 code value dark.
+_YUV_TO_RGB = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def _to_rgb(frame: av.VideoFrame, info: VideoInfo, fmt: str) -> np.ndarray:
         src_colorspace=info.matrix,
         src_color_range="JPEG" if info.full_range else "MPEG",
         dst_color_range="JPEG",
+        interpolation=_YUV_TO_RGB,
     )
     return converted.to_ndarray()
 
