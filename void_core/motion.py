@@ -1,8 +1,9 @@
 """Camera motion: robust homographies between consecutive frames, chained into a shot track.
 
 Motion is measured on the background only (the edit region of both frames is masked out), on a
-downscaled grey copy: corners are tracked with pyramidal Lucas-Kanade and a homography is fitted
-with RANSAC. A shot's track maps every frame into the coordinates of frame 0 (the "mosaic"
+downscaled grey copy: corners are tracked with pyramidal Lucas-Kanade from a keyframe (so errors
+do not accumulate frame after frame) and the simplest of translation / similarity / homography
+that fits is kept. A shot's track maps every frame into the coordinates of frame 0 (the "mosaic"
 space): `to_ref[i] @ (x, y, 1)` is where pixel (x, y) of frame i sits in frame 0's coordinates.
 A shot whose frames all stay within a quarter pixel of frame 0 is treated as locked off
 (exact identities), so a static camera's fill is not resampled.
@@ -48,7 +49,11 @@ def to_analysis_grey(display: np.ndarray, scale: float) -> np.ndarray:
 
 
 def estimate_homography(previous: np.ndarray, current: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
-    """Homography mapping `current` pixel coordinates to `previous` ones (analysis scale).
+    """Transform mapping `current` pixel coordinates to `previous` ones (analysis scale).
+
+    Fits a translation, a similarity and a homography to forward-backward-checked corner tracks
+    and keeps the simplest model that explains the tracks almost as well as the homography:
+    fewer degrees of freedom means less drift when transforms are chained.
 
     Args:
         previous, current: 8-bit grey frames of equal size.
@@ -56,22 +61,53 @@ def estimate_homography(previous: np.ndarray, current: np.ndarray, valid: np.nda
 
     Returns None when the background has too little texture to track.
     """
-    corners = cv2.goodFeaturesToTrack(previous, maxCorners=600, qualityLevel=0.005,
-                                      minDistance=8, mask=valid, blockSize=7)
-    if corners is None or len(corners) < _MIN_TRACKS:
+    matches = _track_corners(previous, current, valid)
+    if matches is None:
         return None
-    tracked, status, _ = cv2.calcOpticalFlowPyrLK(previous, current, corners, None,
-                                                  winSize=(21, 21), maxLevel=4)
-    back, back_status, _ = cv2.calcOpticalFlowPyrLK(current, previous, tracked, None,
-                                                    winSize=(21, 21), maxLevel=4)
-    good = (status[:, 0] == 1) & (back_status[:, 0] == 1)
-    good &= np.linalg.norm(back - corners, axis=2)[:, 0] < 0.5  # forward-backward consistency
-    if good.sum() < _MIN_TRACKS:
-        return None
-    homography, inliers = cv2.findHomography(tracked[good], corners[good], cv2.RANSAC, 1.0)
+    source, target = matches
+    homography, inliers = cv2.findHomography(source, target, cv2.RANSAC, 1.0)
     if homography is None or inliers is None or inliers.sum() < _MIN_TRACKS:
         return None
-    return homography
+    keep = inliers[:, 0] > 0
+    source, target = source[keep], target[keep]
+    best, best_error = homography, _residual(homography, source, target)
+    for candidate in (_fit_translation(source, target), _fit_similarity(source, target)):
+        if candidate is not None and _residual(candidate, source, target) <= best_error * 1.1 + 0.02:
+            return candidate
+    return best
+
+
+def _track_corners(previous: np.ndarray, current: np.ndarray,
+                   valid: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    corners = cv2.goodFeaturesToTrack(previous, maxCorners=800, qualityLevel=0.005,
+                                      minDistance=7, mask=valid, blockSize=7)
+    if corners is None or len(corners) < _MIN_TRACKS:
+        return None
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 0.005)
+    tracked, status, _ = cv2.calcOpticalFlowPyrLK(previous, current, corners, None, winSize=(21, 21),
+                                                  maxLevel=5, criteria=criteria)
+    back, back_status, _ = cv2.calcOpticalFlowPyrLK(current, previous, tracked, None, winSize=(21, 21),
+                                                    maxLevel=5, criteria=criteria)
+    good = (status[:, 0] == 1) & (back_status[:, 0] == 1)
+    good &= np.linalg.norm(back - corners, axis=2)[:, 0] < 0.3  # forward-backward consistency
+    if good.sum() < _MIN_TRACKS:
+        return None
+    return tracked[good].reshape(-1, 2), corners[good].reshape(-1, 2)
+
+
+def _fit_translation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    shift = np.median(target - source, axis=0)
+    return np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]], [0.0, 0.0, 1.0]])
+
+
+def _fit_similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
+    matrix, _ = cv2.estimateAffinePartial2D(source, target, method=cv2.LMEDS)
+    return None if matrix is None else np.vstack([matrix, [0.0, 0.0, 1.0]])
+
+
+def _residual(transform: np.ndarray, source: np.ndarray, target: np.ndarray) -> float:
+    mapped = cv2.perspectiveTransform(source[None].astype(np.float64), transform)[0]
+    return float(np.sqrt(np.mean(np.sum((mapped - target) ** 2, axis=1))))
 
 
 def scale_homography(homography: np.ndarray, scale: float) -> np.ndarray:
@@ -87,14 +123,20 @@ def is_still(homography: np.ndarray, width: int, height: int) -> bool:
     return bool(np.abs(moved - corners).max() < _STILL_PX)
 
 
+def _displacement(transform: np.ndarray, shape: tuple[int, int]) -> float:
+    height, width = shape
+    centre = np.array([[[width / 2, height / 2]]], np.float64)
+    return float(np.linalg.norm(cv2.perspectiveTransform(centre, transform)[0, 0] - centre[0, 0]))
+
+
 class MotionTracker:
     """Feeds frames one at a time and builds the shot's `MotionTrack`."""
 
     def __init__(self, width: int, height: int):
         self.width, self.height = width, height
         self.scale = analysis_scale(width)
-        self._previous: np.ndarray | None = None
-        self._previous_valid: np.ndarray | None = None
+        self._key: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # grey, valid, to_ref
+        self._previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._to_ref: list[np.ndarray] = []
         self.untracked_frames = 0
 
@@ -113,15 +155,27 @@ class MotionTracker:
         valid = background.astype(np.uint8)
         if valid.shape != grey.shape:
             valid = cv2.resize(valid, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_NEAREST)
-        if self._previous is None:
-            self._to_ref.append(np.eye(3))
+        if self._key is None:
+            to_ref = np.eye(3)
+            self._key = (grey, valid, to_ref)
         else:
-            step = estimate_homography(self._previous, grey, valid & self._previous_valid)
-            if step is None:
-                self.untracked_frames += 1
-                step = np.eye(3)
-            self._to_ref.append(self._to_ref[-1] @ scale_homography(step, self.scale))
-        self._previous, self._previous_valid = grey, valid
+            to_ref = self._measure(grey, valid)
+        self._to_ref.append(to_ref)
+        self._previous = (grey, valid, to_ref)
+
+    def _measure(self, grey: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Track against the keyframe (no drift); move the keyframe up when that fails or the
+        view has moved by more than a quarter of the frame."""
+        key_grey, key_valid, key_to_ref = self._key
+        step = estimate_homography(key_grey, grey, valid & key_valid)
+        if step is None or _displacement(step, grey.shape) > 0.25 * grey.shape[1]:
+            self._key = self._previous
+            key_grey, key_valid, key_to_ref = self._key
+            step = estimate_homography(key_grey, grey, valid & key_valid)
+        if step is None:
+            self.untracked_frames += 1
+            return self._previous[2]
+        return key_to_ref @ scale_homography(step, self.scale)
 
     def track(self) -> MotionTrack:
         """The chained track; a shot whose frames all stay within a quarter pixel of frame 0 is
