@@ -198,3 +198,23 @@ def test_exr_sequence_plate_keeps_frame_numbers_and_bits(tmp_path):
         outside = _band_distance(mask) >= quadmask.band_width(60)
         assert np.array_equal(frame.rgb[outside].view(np.uint16), source[outside].view(np.uint16))
         assert not np.array_equal(frame.rgb[~outside], source[~outside])
+
+
+def test_a_failure_mid_shot_leaves_only_complete_frames(disc_shot, tmp_path, monkeypatch):
+    from void_core.inpaint.classical import ClassicalInpainter
+    import void_core.shot as shot_module
+
+    class FailingEngine(ClassicalInpainter):
+        def inpaint(self, shot):
+            for fill in super().inpaint(shot):
+                if fill.frame.index == 6:
+                    raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
+                yield fill
+
+    monkeypatch.setattr(shot_module, "create_inpainter", lambda name, **kw: FailingEngine())
+    with pytest.raises(KeyboardInterrupt):
+        run(disc_shot, tmp_path / "out")
+    written = sorted((tmp_path / "out" / "sh010").iterdir())
+    assert [p.name for p in written] == [f"sh010.{n}.exr" for n in range(1001, 1007)]
+    for path in written:  # every file that exists is a whole, readable frame
+        assert read_exr_frame(path).rgb.shape == (64, 96, 3)

@@ -368,8 +368,8 @@ class _FrameWriter:
             self._wait_one()
 
     def close(self) -> None:
-        for future in self._inflight:
-            future.cancel()
+        # Frames already handed over are finished (each appears whole, atomically) even when the
+        # shot is interrupted, so a rerun can count on every file it finds.
         self._pool.shutdown(wait=True)
 
 
