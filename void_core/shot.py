@@ -33,6 +33,7 @@ from void_core import quadmask
 from void_core.composite import Box, Feather, edit_box, paste
 from void_core.errors import InputError, MaskError
 from void_core.inpaint import Fill, Frame, Inpainter, ShotFrames, create_inpainter
+from void_core.refine import create_refiner
 from void_core.media.colour import Transfer
 from void_core.media.exr import remove_stale_temporaries, write_exr_frame
 from void_core.media.masks import QuadmaskReader, find_mask
@@ -65,6 +66,7 @@ class ShotRequest:
     start_frame: int | None = None
     engine: str = "classical"
     engine_settings: dict = field(default_factory=dict)
+    refiner: str = "flow"
     compression: str = "zip"
     transfer: Transfer | None = None
     rate: Fraction | None = None
@@ -212,6 +214,7 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     reader = QuadmaskReader(request.inputs.mask)
     _validate(plate, reader)
     engine = create_inpainter(request.engine, **request.engine_settings)
+    refiner = create_refiner(request.refiner)
     feather = Feather.for_width(plate.info.width)
     boxes = _scan_mask(reader, feather)
     first_frame = _first_frame(request, plate)
@@ -219,13 +222,13 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     out_dir = request.out_root / name
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
-    attributes = _lineage_attributes(request, plate, engine)
+    attributes = _lineage_attributes(request, plate, engine, refiner)
     timings = {"scan": time.perf_counter() - started, "decode": 0.0, "fill": 0.0, "write": 0.0}
     shot = _shot_frames(plate, reader, boxes, feather, timings)
     writer = _FrameWriter(out_dir, name, first_frame, plate, attributes, request.compression, timings)
     total = plate.info.frame_count
     try:
-        for index, output, quad in _render(plate, engine, shot, timings):
+        for index, output, quad in _render(plate, engine, refiner, shot, timings):
             writer.submit(index, output, quad)
             if on_progress:
                 on_progress(writer.completed(), total)
@@ -253,14 +256,16 @@ def _first_frame(request: ShotRequest, plate: Plate) -> int:
     return plate.info.first_frame if plate.info.first_frame is not None else DEFAULT_START_FRAME
 
 
-def _lineage_attributes(request: ShotRequest, plate: Plate, engine) -> dict[str, str]:
-    settings = {"engine": engine.settings(), "compression": request.compression}
+def _lineage_attributes(request: ShotRequest, plate: Plate, engine, refiner) -> dict[str, str]:
+    settings = {"engine": engine.settings(), "compression": request.compression,
+                "refiner": refiner.settings() if refiner else None}
     return {
         "void/shot": request.name,
         "void/run": request.run_id,
         "void/engine": engine.name,
         "void/engine_version": engine.version,
         "void/engine_settings": json.dumps(settings, sort_keys=True),
+        "void/refiner": f"{refiner.name} {refiner.version}" if refiner else "none",
         "void/source": str(plate.info.path.resolve()),
         "void/source_digest": file_digest(plate.info.path),
         "void/source_format": plate.info.description,
@@ -288,7 +293,7 @@ def _shot_frames(plate: Plate, reader: QuadmaskReader, boxes: tuple[Box, ...], f
                       stream=stream, to_display=plate.display)
 
 
-def _render(plate: Plate, engine: Inpainter, shot: ShotFrames,
+def _render(plate: Plate, engine: Inpainter, refiner, shot: ShotFrames,
             timings: dict[str, float]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield (index, output linear frame, quadmask) in order."""
     if all(box.empty for box in shot.boxes):  # nothing to remove: the plate passes through
@@ -297,7 +302,10 @@ def _render(plate: Plate, engine: Inpainter, shot: ShotFrames,
         return
     expected = 0
     clock = time.perf_counter()
-    for fill in engine.inpaint(shot):
+    fills = engine.inpaint(shot)
+    if refiner is not None:
+        fills = refiner.refine(fills, lambda f: shot.feather.hole(f.frame.quad[f.box.slices]))
+    for fill in fills:
         timings["fill"] += time.perf_counter() - clock
         if fill.frame.index != expected:
             raise RuntimeError(f"engine {engine.name} answered frame {fill.frame.index}, expected {expected}")

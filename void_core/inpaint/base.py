@@ -31,12 +31,15 @@ class Frame:
 class Fill:
     """An engine's answer for one frame: the display-referred fill of `box`, (h, w, 3) float32.
 
-    Frames with nothing to remove get `box` EMPTY and `display` None.
+    Frames with nothing to remove get `box` EMPTY and `display` None. `unstable` marks the
+    pixels whose fill was invented per frame (e.g. spatially) and may shimmer; refiners work on
+    those (None: treat every hole pixel as unstable).
     """
 
     frame: Frame
     box: Box
     display: np.ndarray | None
+    unstable: np.ndarray | None = None
 
 
 @dataclass

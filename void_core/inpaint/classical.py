@@ -86,8 +86,11 @@ class ClassicalInpainter:
         mean = canvas.mean() if canvas is not None else None
         for frame in shot.stream():
             box = shot.boxes[frame.index]
-            display = None if box.empty else self._fill(shot, frame, box, canvas, mean)
-            yield Fill(frame, box, display)
+            if box.empty:
+                yield Fill(frame, box, None)
+            else:
+                display, spatial = self._fill(shot, frame, box, canvas, mean)
+                yield Fill(frame, box, display, unstable=spatial)
 
     # --- pass 1: camera motion ---------------------------------------------------------
 
@@ -193,7 +196,8 @@ class ClassicalInpainter:
     # --- pass 3: fill ----------------------------------------------------------------------
 
     def _fill(self, shot: ShotFrames, frame: Frame, box: Box, canvas: _Canvas | None,
-              mean: np.ndarray | None) -> np.ndarray:
+              mean: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The box's display fill, and which of its pixels were filled spatially."""
         quad = frame.quad[box.slices]
         hole = shot.feather.hole(quad)
         result = shot.to_display(frame.raw[box.slices])
@@ -210,7 +214,7 @@ class ClassicalInpainter:
         if missing.any():
             result = self._fill_spatially(result, missing)
             self.stats.spatial_pixels += int(missing.sum())
-        return result
+        return result, missing
 
     def _sample(self, canvas: _Canvas, mean: np.ndarray, index: int,
                 box: Box) -> tuple[np.ndarray, np.ndarray]:
