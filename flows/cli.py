@@ -84,17 +84,18 @@ def _progress() -> Progress | None:
 def shot(
     shot_dir: Annotated[Path, typer.Argument(
         help="Shot folder in VOID's layout: input_video.mp4, quadmask_0.mp4 (or "
-             "trimask_quadmask.mp4), optional prompt.json.", show_default=False)],
+             "trimask_quadmask.mp4), optional prompt.json.", show_default=False,
+        metavar="SHOT_DIR")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output root; frames go to OUT/<name>/.")],
     engine: Annotated[str, typer.Option(help=f"Inpainting engine ({', '.join(ENGINES)}).")] = "classical",
     start_frame: Annotated[int | None, typer.Option(
-        help="Frame number of the first output frame [default: 1001, or an image sequence's own "
-             "first frame].", show_default=False)] = None,
+        help="Frame number of the first output frame (default: 1001, or an image sequence's own "
+             "first frame).", show_default=False)] = None,
     name: Annotated[str | None, typer.Option(
-        help="Shot name for the output folder and files [default: the folder's name].",
+        help="Shot name for the output folder and files (default: the folder's name).",
         show_default=False)] = None,
     transfer: Annotated[Transfer | None, typer.Option(
-        help="Display transfer of the plate [default: the video's tag, else srgb].",
+        help="Display transfer of the plate (default: the video's tag, else srgb).",
         show_default=False)] = None,
     rate: Annotated[str | None, typer.Option(
         help="Frame rate for image-sequence plates, e.g. 24000/1001.", show_default=False)] = None,
