@@ -41,6 +41,11 @@ try:  # the cut-list commands live in their own module
 except ImportError as err:  # pragma: no cover - only while the module is missing
     logging.getLogger(__name__).debug("cutlist commands unavailable: %s", err)
 
+from flows.cli_lineage import db_app, lineage_command  # noqa: E402
+
+app.add_typer(db_app, name="db")
+app.command("lineage")(lineage_command)
+
 
 def _parse_rate(value: str | None) -> Fraction | None:
     if value is None:

@@ -28,9 +28,11 @@ def test_no_void_core_module_imports_orchestration():
 
 
 def test_void_core_imports_with_prefect_and_ray_blocked():
+    # Alembic's env.py runs migrations when imported, so it is only importable under Alembic.
     modules = sorted(
         "void_core." + ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         for p in ROOT.rglob("*.py")
+        if "migrations" not in p.relative_to(ROOT).parts
     )
     code = (
         "import sys\n"
