@@ -106,6 +106,12 @@ def shot(
         help="Frame rate for image-sequence plates, e.g. 24000/1001.", show_default=False)] = None,
     compression: Annotated[str, typer.Option(help="EXR compression: zip, zips, piz, none, dwaa.")] = "zip",
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    db: Annotated[str | None, typer.Option(
+        help="Lineage database URL (sqlite:///file.db or postgresql+psycopg://...) (default: "
+             "$VOID_FARM_DB, else OUT/void-farm-lineage.db).", show_default=False)] = None,
+    no_lineage: Annotated[bool, typer.Option("--no-lineage", help="Do not record lineage.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Redo the shot even if lineage shows identical plates already exist.")] = False,
 ) -> None:
     """Remove the masked object from one shot and write EXR plates at plate resolution.
 
@@ -114,6 +120,7 @@ def shot(
     the dilated mask equal the linearised source exactly.
     """
     from void_core.shot import ShotRequest, process_shot, resolve_shot_folder, result_record, summary_line
+    from void_core.shot_lineage import run_shot_with_lineage
 
     with handled_errors():
         inputs = resolve_shot_folder(shot_dir)
@@ -122,17 +129,43 @@ def shot(
             start_frame=start_frame, engine=engine, compression=_check_compression(compression),
             transfer=transfer, rate=_parse_rate(rate),
         )
+        store = None if no_lineage else _open_lineage(db, out)
         progress = _progress()
-        if progress is None:
-            result = process_shot(request)
-        else:
-            with progress:
-                task_id = progress.add_task(request.name, total=None)
-                result = process_shot(request, _progress_callback(progress, task_id))
+        callback = None
+        try:
+            if progress is not None:
+                progress.start()
+                callback = _progress_callback(progress, progress.add_task(request.name, total=None))
+            if store is None:
+                result, skipped = process_shot(request, callback), False
+            else:
+                outcome = run_shot_with_lineage(request, store, force=force, on_progress=callback)
+                result, skipped = outcome.result, outcome.skipped
+        finally:
+            if progress is not None:
+                progress.stop()
+            if store is not None:
+                store.close()
+        if skipped:
+            stderr.print(f"{request.name}: identical plates already in {out / request.name} "
+                         "(recorded in lineage); nothing to do (use --force to redo)")
+            if json_output:
+                stdout.print_json(json.dumps({"name": request.name, "skipped": True}))
+            return
         if json_output:
             stdout.print_json(json.dumps(result_record(result)))
         else:
             stdout.print(summary_line(result), markup=False)
+
+
+def _open_lineage(db: str | None, out: Path):
+    from void_core.lineage import ENV_VAR, open_store
+
+    url = db or os.environ.get(ENV_VAR)
+    if url is None:
+        out.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{(out / 'void-farm-lineage.db').resolve()}"
+    return open_store(url)
 
 
 def _check_compression(value: str) -> str:

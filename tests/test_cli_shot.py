@@ -66,3 +66,30 @@ def test_installed_console_script_runs(disc_shot, tmp_path):
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert "sh010: 10 frames" in completed.stdout
+
+
+def test_rerun_skips_identical_work_and_force_redoes_it(disc_shot, tmp_path):
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["shot", str(disc_shot), "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    frame = out / "sh010" / "sh010.1004.exr"
+    stamp = frame.stat().st_mtime_ns
+    second = runner.invoke(app, ["shot", str(disc_shot), "--out", str(out)])
+    assert second.exit_code == 0
+    assert "nothing to do" in second.stderr
+    assert frame.stat().st_mtime_ns == stamp
+    forced = runner.invoke(app, ["shot", str(disc_shot), "--out", str(out), "--force"])
+    assert forced.exit_code == 0 and frame.stat().st_mtime_ns != stamp
+
+
+def test_lineage_answers_what_produced_a_frame(disc_shot, tmp_path):
+    out = tmp_path / "out"
+    db = f"sqlite:///{tmp_path / 'lineage.db'}"
+    assert runner.invoke(app, ["shot", str(disc_shot), "--out", str(out), "--db", db]).exit_code == 0
+    traced = runner.invoke(app, ["lineage", str(out / "sh010" / "sh010.1004.exr"), "--db", db, "--json"])
+    assert traced.exit_code == 0, traced.output
+    records = json.loads(traced.stdout)
+    assert records[0]["shot"]["name"] == "sh010"
+    stage = records[0]["stages"][0]
+    assert stage["engine"] == "classical" and stage["status"] == "succeeded"
+    assert stage["engine_settings"]["engine"][0] == "classical"
