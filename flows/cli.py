@@ -34,15 +34,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-try:  # the cut-list commands live in their own module
-    from flows.cli_cutlist import cutlist_app
-
-    app.add_typer(cutlist_app, name="cutlist")
-except ImportError as err:  # pragma: no cover - only while the module is missing
-    logging.getLogger(__name__).debug("cutlist commands unavailable: %s", err)
-
+from flows.cli_cutlist import cutlist_app  # noqa: E402
 from flows.cli_lineage import db_app, lineage_command  # noqa: E402
 
+app.add_typer(cutlist_app, name="cutlist")
 app.add_typer(db_app, name="db")
 app.command("lineage")(lineage_command)
 
@@ -119,7 +114,9 @@ def shot(
     Rec.709), mask.primary and mask.affected, lineage attributes in the header. Pixels outside
     the dilated mask equal the linearised source exactly.
     """
-    from void_core.shot import ShotRequest, process_shot, resolve_shot_folder, result_record, summary_line
+    from void_core.shot import (
+        ShotRequest, check_shot, process_shot, resolve_shot_folder, result_record, summary_line,
+    )
     from void_core.shot_lineage import run_shot_with_lineage
 
     with handled_errors():
@@ -129,6 +126,7 @@ def shot(
             start_frame=start_frame, engine=engine, compression=_check_compression(compression),
             transfer=transfer, rate=_parse_rate(rate),
         )
+        check_shot(request)  # bad input fails here, before anything (even the database) is created
         store = None if no_lineage else _open_lineage(db, out)
         progress = _progress()
         callback = None

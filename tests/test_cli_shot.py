@@ -17,7 +17,7 @@ runner = CliRunner()
 def test_help_lists_the_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("shot", "demo", "cutlist"):
+    for command in ("shot", "demo", "cutlist", "lineage", "db"):
         assert command in result.output
 
 

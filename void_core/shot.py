@@ -202,6 +202,19 @@ def _background(iterator: Iterator, depth: int = 4) -> Iterator:
         stop.set()
 
 
+def check_shot(request: ShotRequest) -> None:
+    """Validate a request without writing anything (name, plate, mask, engine names).
+
+    Raises:
+        InputError / MediaError / MaskError / EngineNotFoundError: what `process_shot` would.
+    """
+    check_shot_name(request.name)
+    plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate)
+    _validate(plate, QuadmaskReader(request.inputs.mask))
+    create_inpainter(request.engine, **request.engine_settings)
+    create_refiner(request.refiner)
+
+
 def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = None) -> ShotResult:
     """Remove the masked object from one shot and write its EXR plates.
 
