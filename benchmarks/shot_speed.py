@@ -4,7 +4,9 @@ Run: `make bench` or `.venv/bin/python benchmarks/shot_speed.py [--frames 24] [-
 
 For each size it generates a synthetic scene (an object of about 2 % of the frame with a cast
 shadow, 12 fps), then times, each in its own process so peak RSS is per run:
-  shot     the whole `void-farm shot` (decode, fill, composite, EXR write)
+  shot     the whole `void-farm shot` with the scene's quadmask (decode, fill, composite, write)
+  click    the whole `void-farm shot` from the one click in points.json (masking, analysis,
+           quadmask, fill, refinement, EXR write)
   floor    the same command on the same plate with an all-keep mask (decode + linearise + write)
   decode   decoding + linearising alone
   write    EXR writing alone (the same frame, ZIP, RGB half + two mask channels, 2 threads)
@@ -107,14 +109,20 @@ def bench_size(width: int, height: int, frames: int, work: Path) -> dict:
     shot_s, shot_rss, out = run_measured(cli + ["shot", str(scene), "--out", str(work / "o"), "--json"])
     timings = json.loads(out)["timings"]
     floor_s, floor_rss, _ = run_measured(cli + ["shot", str(floor), "--out", str(work / "f")])
+    click = work / f"click_{width}"
+    click.mkdir()
+    for name in ("input_video.mp4", "points.json", "prompt.json"):
+        os.symlink(scene / name, click / name)
+    click_s, click_rss, _ = run_measured(cli + ["shot", str(click), "--out", str(work / "c")])
     plate = str(scene / "input_video.mp4")
     decode_s, _, _ = run_measured([py, __file__, "--child-decode", plate])
     write_dir = work / f"w_{width}"
     write_dir.mkdir()
     write_s, _, _ = run_measured([py, __file__, "--child-write", plate, str(frames), str(write_dir)])
-    for folder in (work / "o", work / "f", write_dir):
+    for folder in (work / "o", work / "f", work / "c", write_dir):
         shutil.rmtree(folder, ignore_errors=True)
     return {"size": f"{width}x{height}", "frames": frames, "shot": shot_s, "floor": floor_s,
+            "click": click_s, "click_rss": click_rss,
             "decode": decode_s, "write": write_s, "rss": shot_rss, "floor_rss": floor_rss,
             "fill_cpu": timings["fill"]}
 
@@ -122,15 +130,16 @@ def bench_size(width: int, height: int, frames: int, work: Path) -> dict:
 def print_table(rows: list[dict]) -> None:
     print(f"\nmachine: {machine()}")
     print("times are wall seconds of a whole process (startup included), per frame\n")
-    header = ("size", "frames", "shot s/f", "floor s/f", "decode s/f", "write s/f",
-              "decode share", "write share", "shot/floor", "peak RSS")
+    header = ("size", "frames", "shot s/f", "click s/f", "floor s/f", "decode s/f", "write s/f",
+              "decode share", "write share", "shot/floor", "click/floor", "peak RSS shot / click")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in rows:
         n = r["frames"]
-        print(f"| {r['size']} | {n} | {r['shot'] / n:.3f} | {r['floor'] / n:.3f} | "
+        print(f"| {r['size']} | {n} | {r['shot'] / n:.3f} | {r['click'] / n:.3f} | {r['floor'] / n:.3f} | "
               f"{r['decode'] / n:.3f} | {r['write'] / n:.3f} | {r['decode'] / r['shot']:.0%} | "
-              f"{r['write'] / r['shot']:.0%} | {r['shot'] / r['floor']:.2f}x | {r['rss']:.2f} GiB |")
+              f"{r['write'] / r['shot']:.0%} | {r['shot'] / r['floor']:.2f}x | "
+              f"{r['click'] / r['floor']:.2f}x | {r['rss']:.2f} / {r['click_rss']:.2f} GiB |")
 
 
 def main() -> None:

@@ -43,18 +43,10 @@ app.command("lineage")(lineage_command)
 
 
 def _parse_rate(value: str | None) -> Fraction | None:
-    if value is None:
-        return None
-    from void_core.errors import InputError
+    """--rate as an exact Fraction (23.976 snaps to 24000/1001)."""
+    from void_core.cutlist import exact_rate
 
-    try:
-        rate = Fraction(value)
-    except (ValueError, ZeroDivisionError):
-        raise InputError(None, f"frame rate {value!r} is not a number",
-                         "use e.g. 24, 25 or 24000/1001") from None
-    if rate <= 0:
-        raise InputError(None, f"frame rate {value!r} must be positive")
-    return rate
+    return None if value is None else exact_rate(value)
 
 
 def _progress_callback(progress: Progress | None, task_id):
@@ -107,6 +99,14 @@ def shot(
     no_lineage: Annotated[bool, typer.Option("--no-lineage", help="Do not record lineage.")] = False,
     force: Annotated[bool, typer.Option(
         help="Redo the shot even if lineage shows identical plates already exist.")] = False,
+    point: Annotated[list[str] | None, typer.Option(
+        help="Click on the object, X,Y[@FRAME] in plate pixels (repeatable); makes the quadmask "
+             "from the click instead of reading one.", show_default=False)] = None,
+    box: Annotated[list[str] | None, typer.Option(
+        help="Box around the object, X0,Y0,X1,Y1[@FRAME] (repeatable).", show_default=False)] = None,
+    masker: Annotated[str, typer.Option(help="Masking engine for clicks (classical).")] = "classical",
+    analyzer: Annotated[str, typer.Option(
+        help="Analysis engine for what the object affected (heuristic).")] = "heuristic",
 ) -> None:
     """Remove the masked object from one shot and write EXR plates at plate resolution.
 
@@ -120,9 +120,11 @@ def shot(
     from void_core.shot_lineage import run_shot_with_lineage
 
     with handled_errors():
-        inputs = resolve_shot_folder(shot_dir)
+        inputs = resolve_shot_folder(shot_dir, mask_required=False)
+        shot_name = name or shot_dir.resolve().name
+        inputs = _mask_from_clicks(inputs, point or [], box or [], out, shot_name, masker, analyzer)
         request = ShotRequest(
-            inputs=inputs, out_root=out, name=name or shot_dir.resolve().name,
+            inputs=inputs, out_root=out, name=shot_name,
             start_frame=start_frame, engine=engine, compression=_check_compression(compression),
             transfer=transfer, rate=_parse_rate(rate),
         )
@@ -154,6 +156,34 @@ def shot(
             stdout.print_json(json.dumps(result_record(result)))
         else:
             stdout.print(summary_line(result), markup=False)
+
+
+def _mask_from_clicks(inputs, points: list[str], boxes: list[str], out: Path, name: str,
+                      masker: str, analyzer: str):
+    """Use the folder's quadmask, or make one from --point/--box or points.json."""
+    from dataclasses import replace
+
+    from void_core.errors import MaskError
+    from void_core.mask_from_click import make_quadmask
+    from void_core.masking import parse_box_option, parse_point_option, read_points_json
+    from void_core.shot import check_shot_name
+
+    prompts = [parse_point_option(p) for p in points] + [parse_box_option(b) for b in boxes]
+    if inputs.mask is not None and not prompts:
+        return inputs
+    source = None
+    if not prompts and inputs.points is not None:
+        prompts, source = read_points_json(inputs.points), inputs.points
+    if not prompts:
+        raise MaskError(inputs.plate.parent, "no quadmask and no click to make one",
+                        "put a points.json beside the video, or give --point X,Y[@FRAME] or "
+                        "--box X0,Y0,X1,Y1[@FRAME]")
+    work = out / ".void-work" / check_shot_name(name)
+    stderr.print(f"{name}: making the quadmask from {len(prompts)} prompt(s) ({masker} + {analyzer}) ...")
+    product = make_quadmask(inputs.plate, prompts, work, instruction=inputs.prompt.get("bg", ""),
+                            segmenter=masker, analyzer=analyzer, source=source)
+    stderr.print(f"{name}: quadmask {product.quadmask} (analysis {product.analysis})")
+    return replace(inputs, mask=product.quadmask)
 
 
 def _open_lineage(db: str | None, out: Path):

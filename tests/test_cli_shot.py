@@ -93,3 +93,38 @@ def test_lineage_answers_what_produced_a_frame(disc_shot, tmp_path):
     stage = records[0]["stages"][0]
     assert stage["engine"] == "classical" and stage["status"] == "succeeded"
     assert stage["engine_settings"]["engine"][0] == "classical"
+
+
+def _clicked_scene(tmp_path):
+    from void_core.synth import SceneSpec, write_scene
+
+    folder = tmp_path / "sh030"
+    write_scene(SceneSpec(name="c", width=192, height=108, frames=10, seed=4), folder)
+    (folder / "quadmask_0.mp4").unlink()
+    return folder
+
+
+def test_points_json_is_enough_without_a_quadmask(tmp_path):
+    folder = _clicked_scene(tmp_path)
+    result = runner.invoke(app, ["shot", str(folder), "--out", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["frames"] == 10
+    work = tmp_path / "out" / ".void-work" / "sh030"
+    assert (work / "quadmask_0.mp4").is_file() and (work / "vlm_analysis.json").is_file()
+    assert "making the quadmask from 1 prompt(s)" in result.stderr
+
+
+def test_a_click_outside_the_frame_is_a_clear_error(tmp_path):
+    folder = _clicked_scene(tmp_path)
+    result = runner.invoke(app, ["shot", str(folder), "--out", str(tmp_path / "out"),
+                                 "--point", "500,20@2"])
+    assert result.exit_code == 1
+    assert "192x108" in result.stderr and not (tmp_path / "out" / "sh030").exists()
+
+
+def test_no_quadmask_and_no_click_says_what_to_give(tmp_path):
+    folder = _clicked_scene(tmp_path)
+    (folder / "points.json").unlink()
+    result = runner.invoke(app, ["shot", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "no quadmask and no click" in result.stderr and "--point X,Y[@FRAME]" in result.stderr

@@ -49,11 +49,12 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 @dataclass(frozen=True)
 class ShotInputs:
-    """The files of one shot."""
+    """The files of one shot. `mask` is None when the folder has clicks but no quadmask yet."""
 
     plate: Path
-    mask: Path
+    mask: Path | None
     prompt: dict
+    points: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,13 @@ class ShotResult:
 ProgressCallback = Callable[[int, int], None]
 
 
-def resolve_shot_folder(shot_dir: str | Path) -> ShotInputs:
-    """Find plate, quadmask and prompt in a VOID-layout folder.
+def resolve_shot_folder(shot_dir: str | Path, *, mask_required: bool = True) -> ShotInputs:
+    """Find plate, quadmask, clicks and prompt in a VOID-layout folder.
 
     Accepts `input_video.mp4` (or .mov/.mxf/...) or an `input/`/`plate/` frame folder, the mask as
-    `quadmask_0.mp4` or `trimask_quadmask.mp4` (or a `quadmask/` PNG folder), and an optional
-    `prompt.json` `{"bg": ...}`.
+    `quadmask_0.mp4` or `trimask_quadmask.mp4` (or a `quadmask/` PNG folder), clicks in
+    `points.json` (or VOID's `*_points.json`), and an optional `prompt.json` `{"bg": ...}`.
+    With `mask_required=False` a folder without a quadmask is accepted (the caller makes one).
     """
     shot_dir = Path(shot_dir)
     if not shot_dir.is_dir():
@@ -113,11 +115,19 @@ def resolve_shot_folder(shot_dir: str | Path) -> ShotInputs:
     if plate is None:
         raise InputError(shot_dir, "no input_video.mp4 (or input/ frame folder) in the shot folder")
     mask = find_mask(shot_dir)
-    if mask is None:
+    points = _find_points(shot_dir)
+    if mask is None and mask_required:
         raise MaskError(shot_dir, "no quadmask_0.mp4 or trimask_quadmask.mp4 in the shot folder",
-                        "make one with VOID's mask pipeline, or give a points.json click once "
-                        "the classical segmenter is available")
-    return ShotInputs(plate=plate, mask=mask, prompt=_read_prompt(shot_dir / "prompt.json"))
+                        "make one with VOID's mask pipeline, or click the object: a points.json "
+                        "beside the video, or --point X,Y[@FRAME] / --box X0,Y0,X1,Y1[@FRAME]")
+    return ShotInputs(plate=plate, mask=mask, prompt=_read_prompt(shot_dir / "prompt.json"),
+                      points=points)
+
+
+def _find_points(shot_dir: Path) -> Path | None:
+    if (shot_dir / "points.json").is_file():
+        return shot_dir / "points.json"
+    return next(iter(sorted(shot_dir.glob("*_points.json"))), None)
 
 
 def _read_prompt(path: Path) -> dict:
