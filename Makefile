@@ -33,7 +33,8 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m 'slow or not slow'
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/shot_speed.py
+	$(BIN)/python benchmarks/shot_speed.py --frames 60
+	$(BIN)/python benchmarks/classical_quality.py --frames 48 --click
 
 clean:
 	rm -rf demo_out .pytest_cache
