@@ -7,7 +7,7 @@ STAMP := $(VENV)/.void-farm-installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-slow test-all bench clean
+.PHONY: install demo test test-all bench clean
 
 install: $(STAMP)
 
@@ -25,9 +25,6 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
-
-test-slow: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m slow
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m 'slow or not slow'
