@@ -13,6 +13,16 @@ import pytest
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+# CI sets this: there, a missing service or tool is a failure, not a skip.
+REQUIRE_ALL = os.environ.get("VOID_FARM_REQUIRE_ALL") == "1"
+
+
+def skip_unless_required(reason: str) -> None:
+    """Skip for a missing optional resource on a developer machine; fail in CI."""
+    if REQUIRE_ALL:
+        pytest.fail(f"{reason} (VOID_FARM_REQUIRE_ALL=1: CI must run this test)")
+    pytest.skip(reason)
+
 
 def encode_video(path: Path, frames: list[np.ndarray], fps=Fraction(12), codec="libx264",
                  pix_fmt="yuv420p", options=None, src_format="rgb24") -> Path:

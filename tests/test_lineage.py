@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from conftest import skip_unless_required
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -43,7 +45,7 @@ def pg_admin():
             connection.exec_driver_sql("SELECT 1")
     except sa.exc.OperationalError as err:
         engine.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {mask_url(PG_URL)}: {err.orig}")
+        skip_unless_required(f"PostgreSQL not reachable at {mask_url(PG_URL)}: {err.orig}")
     yield engine
     engine.dispose()
 

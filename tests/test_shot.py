@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from conftest import encode_mask, moving_disc_shot
+from conftest import skip_unless_required, encode_mask, moving_disc_shot
 from void_core import quadmask
 from void_core.errors import InputError, MaskError, MediaError
 from void_core.media import colour
@@ -98,7 +98,8 @@ def test_all_keep_mask_passes_the_plate_through(tmp_path):
 
 
 def test_independent_reader_openimageio_sees_the_channels(disc_shot, tmp_path):
-    oiio = pytest.importorskip("OpenImageIO")
+    import OpenImageIO as oiio  # a test dependency (pyproject [test])
+
     run(disc_shot, tmp_path / "out")
     path = tmp_path / "out" / "sh010" / "sh010.1001.exr"
     buf = oiio.ImageBuf(str(path))
@@ -113,8 +114,9 @@ def test_independent_reader_openimageio_sees_the_channels(disc_shot, tmp_path):
     np.testing.assert_array_equal(rgb, ours.rgb)
 
 
-@pytest.mark.skipif(shutil.which("exrheader") is None, reason="Debian's openexr tools not installed")
 def test_independent_reader_exrheader_accepts_the_file(disc_shot, tmp_path):
+    if shutil.which("exrheader") is None:
+        skip_unless_required("Debian's openexr tools (exrheader) not installed")
     run(disc_shot, tmp_path / "out")
     out = subprocess.run(["exrheader", str(tmp_path / "out" / "sh010" / "sh010.1001.exr")],
                          capture_output=True, text=True, check=True).stdout
