@@ -12,6 +12,7 @@ first file is written, so bad input leaves no output behind.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import hashlib
 import json
 import logging
@@ -149,8 +150,21 @@ def check_shot_name(name: str) -> str:
     return name
 
 
-def file_digest(path: Path, chunk: int = 8 << 20) -> str:
-    """sha256 of a file, or of a sequence folder's names and sizes."""
+def file_digest(path: Path) -> str:
+    """sha256 of a file, or of a sequence folder's names and sizes.
+
+    Cached by (path, size, mtime): lineage identity and the EXR headers both need the plate's
+    digest, and hashing a large plate twice per shot is wasted I/O.
+    """
+    path = Path(path).resolve()
+    if not path.exists():  # a sequence pattern: no stamp to key a cache on, hash the listing
+        return _cached_digest.__wrapped__(path, None)
+    stat = path.stat()
+    return _cached_digest(path, (stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_digest(path: Path, _stamp: tuple | None, chunk: int = 8 << 20) -> str:
     digest = hashlib.sha256()
     if path.is_file():
         with path.open("rb") as handle:
