@@ -111,7 +111,29 @@ def test_an_empty_database_is_created_at_head(db_url):
     with open_store(db_url):
         pass
     assert tables(db_url) == LINEAGE_TABLES
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"
+
+
+def test_the_qc_stage_migration_keeps_rows_and_allows_qc(db_url):
+    with open_store(db_url) as store:
+        record_shot(store)
+    engine = create_lineage_engine(db_url)
+    try:
+        assert downgrade(engine, "0001") == "0001"
+        with engine.connect() as connection:
+            counts = [connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+                      for table in ("run", "shot", "stage_run", "artifact")]
+        assert all(counts), f"rows must survive the downgrade to 0001: {counts}"
+        assert upgrade(engine) == "0002"
+    finally:
+        engine.dispose()
+    with open_store(db_url) as store:
+        run_id = store.start_run("cut", kind="cutlist")
+        shot_id = store.start_shot(run_id, "sh020")
+        stage_id = store.start_stage(shot_id, "qc", identity="sha256:qc", engine="qc")
+        store.finish_stage(stage_id)
+        assert store.find_completed_stage("sha256:qc") is not None
+        assert len(store.trace("sh010")) == 1
 
 
 def test_upgrade_downgrade_upgrade_on_a_populated_database(db_url):

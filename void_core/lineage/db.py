@@ -20,11 +20,12 @@ driven from code (no alembic.ini). To write a new revision:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from alembic import command
@@ -229,16 +230,45 @@ def downgrade(engine: Engine, revision: str) -> str | None:
 
 def _migrate(engine: Engine, step: AlembicCommand, revision: str) -> str | None:
     try:
-        with engine.begin() as connection:
-            _lock_schema(connection)
-            found = current_revision(connection)
-            if found is not None and not is_known_revision(found):
-                raise _newer_schema_error(engine.url, found)
-            _run_alembic(connection, step, revision)
-            return current_revision(connection)
+        with engine.connect() as connection, _foreign_keys_checked_at_end(connection):
+            with connection.begin():
+                _lock_schema(connection)
+                found = current_revision(connection)
+                if found is not None and not is_known_revision(found):
+                    raise _newer_schema_error(engine.url, found)
+                _run_alembic(connection, step, revision)
+                _check_foreign_keys(connection)
+                return current_revision(connection)
     except SQLAlchemyError as err:
         raise LineageError(f"cannot migrate lineage database {mask_url(engine.url)}: "
                            f"{short_reason(err)}") from None
+
+
+@contextlib.contextmanager
+def _foreign_keys_checked_at_end(connection: Connection) -> Iterator[None]:
+    """SQLite: enforcement off while migrating, because batch mode rebuilds a table by dropping
+    it (which SQLite counts as deleting every parent row); `_check_foreign_keys` checks it all
+    before commit instead. The pragma only works outside a transaction, so it goes straight to
+    the driver connection (autocommit) before SQLAlchemy begins."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, _, parent, _ = broken[0]
+        raise LineageError(f"migration left {len(broken)} row(s) of {table} pointing at missing "
+                           f"{parent} rows; nothing was changed (report this as a bug)")
 
 
 def _run_alembic(connection: Connection, step: AlembicCommand, revision: str) -> None:

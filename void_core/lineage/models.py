@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 RUN_KINDS = ("shot", "cutlist")
 RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
 SHOT_STATUSES = RUN_STATUSES
-STAGES = ("ingest", "analysis", "masking", "inpaint", "refine", "write")
+STAGES = ("ingest", "analysis", "masking", "inpaint", "refine", "write", "qc")
 STAGE_STATUSES = ("running", "succeeded", "failed", "skipped")
 ARTIFACT_KINDS = ("exr_sequence", "mask", "preview", "contact_sheet", "otio", "json")
 
