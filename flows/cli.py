@@ -41,6 +41,17 @@ app.add_typer(cutlist_app, name="cutlist")
 app.add_typer(db_app, name="db")
 app.command("lineage")(lineage_command)
 
+from flows.cli_run import run_command  # noqa: E402
+from flows.cli_serve import serve_command  # noqa: E402
+
+app.command("run", epilog="Examples:\n\n"
+            "  void-farm run cut/reel1.edl --media-root /show/plates --out /show/cleanup\n\n"
+            "  void-farm run reel1.otio --out out --ray-address head-node:6379 "
+            "--db postgresql+psycopg://farm@db/lineage")(run_command)
+app.command("serve", epilog="Example:\n\n"
+            "  void-farm serve --watch /show/editorial/drop --out /show/cleanup "
+            "--cron \"0 2 * * *\"")(serve_command)
+
 
 def _parse_rate(value: str | None) -> Fraction | None:
     """--rate as an exact Fraction (23.976 snaps to 24000/1001)."""
@@ -208,37 +219,45 @@ def _check_compression(value: str) -> str:
 
 @app.command(epilog="Example:\n\n  void-farm demo --out demo_out")
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where the scene and the plates go.")] = Path("demo_out"),
-    width: Annotated[int, typer.Option(help="Scene width.")] = 960,
-    height: Annotated[int, typer.Option(help="Scene height.")] = 540,
-    frames: Annotated[int, typer.Option(help="Scene length in frames.")] = 36,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the scenes and the results go.")] = Path("demo_out"),
+    shots: Annotated[int, typer.Option(help="Number of synthetic shots (1-6).", min=1, max=6)] = 4,
+    width: Annotated[int, typer.Option(help="Scene width.")] = 640,
+    height: Annotated[int, typer.Option(help="Scene height.")] = 360,
+    frames: Annotated[int, typer.Option(help="Scene length in frames.")] = 24,
+    ray_cpus: Annotated[int | None, typer.Option(
+        help="CPUs of the local Ray (default: all).", show_default=False)] = None,
 ) -> None:
-    """Generate a synthetic shot (an object with a shadow) and clean it with the embedded engines."""
-    from void_core.media.plate import open_plate
-    from void_core.qc import write_before_after
-    from void_core.shot import ShotRequest, process_shot, resolve_shot_folder, summary_line
-    from void_core.synth import SceneSpec, write_scene
+    """Generate synthetic shots and an OTIO cut list, and run the whole farm flow on them.
+
+    The shots (a moving object with its shadow, a push, a panning camera ...) come with an OTIO
+    cut list whose markers carry the instruction and a click on the object; the flow masks,
+    analyses, cleans and checks each shot on a local Ray, recording lineage.
+    """
+    from flows.cli_run import execute, print_summary
+    from void_core.synth import standard_scenes, write_scene
+    from void_core.synth.cutlist import write_synthetic_cutlist
 
     with handled_errors():
-        scene_dir = out / "scenes" / "sh010"
-        spec = SceneSpec(name="sh010", width=width, height=height, frames=frames, shadow=True)
-        stderr.print(f"generating a synthetic shot in {scene_dir} ...")
-        write_scene(spec, scene_dir)
-        request = ShotRequest(inputs=resolve_shot_folder(scene_dir), out_root=out / "plates", name="sh010")
-        progress = _progress()
-        if progress is None:
-            result = process_shot(request)
-        else:
-            with progress:
-                task_id = progress.add_task("sh010", total=None)
-                result = process_shot(request, _progress_callback(progress, task_id))
-        stdout.print(summary_line(result), markup=False)
-        middle = result.frames // 2
-        preview = write_before_after(out / "sh010_before_after.png", open_plate(request.inputs.plate),
-                                     middle, result.out_dir / f"sh010.{result.first_frame + middle:04d}.exr")
-        stderr.print(f"inputs:  {scene_dir}  (input_video.mp4, quadmask_0.mp4, target/ = ground truth)")
-        stderr.print(f"plates:  {result.out_dir}  (open in Nuke/RV; layers mask.primary, mask.affected)")
-        stderr.print(f"preview: {preview}  (before | mask | after)")
+        specs = standard_scenes(width, height, frames)[:shots]
+        stderr.print(f"generating {len(specs)} synthetic shot(s) in {out / 'media'} ...")
+        names = [f"sh{10 * (index + 1):03d}" for index in range(len(specs))]
+        scenes = [write_scene(spec, out / "media" / name, mask_name="ground_truth_mask.mp4")
+                  for name, spec in zip(names, specs)]
+        cutlist = write_synthetic_cutlist(scenes, out / "demo_reel.otio", name="demo_reel",
+                                          clip_names=names)
+        stderr.print(f"cut list: {cutlist} ({', '.join(f'{n} = {s.name}' for n, s in zip(names, specs))})")
+        summary = execute(cutlist, out / "cleanup", ray_cpus=ray_cpus)
+        print_summary(summary)
+        cleanup = out / "cleanup"
+        stderr.print(f"EXR plates:   {cleanup}/<shot>/<shot>.<frame>.exr  (layers mask.primary, mask.affected)")
+        stderr.print(f"QC previews:  {cleanup / 'qc'}  (<shot>_preview.mp4, <shot>_contact.png)")
+        stderr.print(f"conformed:    {summary['conformed_otio']}")
+        stderr.print(f"lineage:      void-farm lineage sh010 --db sqlite:///{cleanup / 'void-farm-lineage.db'}")
+        stderr.print(f"ground truth: {out / 'media'}/<shot>/target/ and ground_truth_mask.mp4")
+        stderr.print("Prefect UI:   run `prefect server start` in another terminal, then "
+                     "PREFECT_API_URL=http://127.0.0.1:4200/api void-farm demo")
+        if summary["failed"]:
+            raise typer.Exit(1)
 
 
 def main() -> None:

@@ -11,7 +11,14 @@ import av
 import numpy as np
 import pytest
 
+import tempfile
+
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Prefect reads its settings at import: give each test process its own home (and so its own
+# ephemeral API database), and no telemetry, before any test imports prefect.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="void-farm-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 # CI sets this: there, a missing service or tool is a failure, not a skip.
 REQUIRE_ALL = os.environ.get("VOID_FARM_REQUIRE_ALL") == "1"

@@ -42,3 +42,11 @@ def test_void_core_imports_with_prefect_and_ray_blocked():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_tasks_never_import_flows():
+    tasks_root = ROOT.parent / "tasks"
+    offenders = {p.name: sorted(_imported_roots(p) & {"flows"}) for p in tasks_root.rglob("*.py")
+                 if _imported_roots(p) & {"flows"}}
+    assert list(tasks_root.glob("*.py")), "tasks/ holds the Prefect tasks"
+    assert offenders == {}

@@ -239,8 +239,12 @@ def check_shot(request: ShotRequest) -> None:
     create_refiner(request.refiner)
 
 
-def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = None) -> ShotResult:
+def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = None, *,
+                 engine: Inpainter | None = None) -> ShotResult:
     """Remove the masked object from one shot and write its EXR plates.
+
+    `engine` is a ready instance of `request.engine` to reuse (a model resident on a worker);
+    by default one is created from the request.
 
     Raises:
         InputError / MediaError / MaskError: bad input, found before anything is written.
@@ -250,7 +254,7 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate)
     reader = QuadmaskReader(request.inputs.mask)
     _validate(plate, reader)
-    engine = create_inpainter(request.engine, **request.engine_settings)
+    engine = engine or create_inpainter(request.engine, **request.engine_settings)
     refiner = create_refiner(request.refiner)
     feather = Feather.for_width(plate.info.width)
     boxes = _scan_mask(reader, feather)

@@ -1,0 +1,154 @@
+"""Orchestration cost: the `cleanup-cutlist` flow on Ray versus a plain loop over the same calls.
+
+    python benchmarks/orchestration.py [--shots 8] [--width 320 --height 180 --frames 24]
+
+One process, one run of everything (the machine is shared and noisy; ratios within a run are what
+to read). For the same synthetic shots it measures:
+- the plain loop: `void_core.stages.run_shot` for each shot in turn, in this process;
+- the flow with 1 and with 2 Ray CPUs, each into a fresh output folder (nothing skipped);
+- the one-time start-up, separately: Prefect's embedded API (a first, empty flow run), Ray's start
+  and the warm-up of its workers (importing Prefect and void-farm), for each CPU count.
+Overhead per shot = (flow on 1 CPU - plain loop) / shots: what orchestration adds when nothing
+runs in parallel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="void-farm-bench-prefect-"))
+
+
+def make_shots(root: Path, count: int, width: int, height: int, frames: int):
+    from void_core.synth import standard_scenes, write_scene
+    from void_core.synth.cutlist import write_synthetic_cutlist
+
+    catalogue = standard_scenes(width, height, frames)
+    scenes = []
+    for index in range(count):
+        name = f"sh{10 * (index + 1):03d}"
+        spec = catalogue[index % len(catalogue)]
+        spec = spec.__class__(**{**spec.__dict__, "seed": index + 1})
+        scenes.append(write_scene(spec, root / "media" / name, mask_name="ground_truth_mask.mp4"))
+    names = [f"sh{10 * (i + 1):03d}" for i in range(count)]
+    return write_synthetic_cutlist(scenes, root / "bench_reel.otio", clip_names=names)
+
+
+def plain_loop(cutlist: Path, out: Path) -> float:
+    from dataclasses import replace
+
+    from void_core import stages
+    from void_core.cutlist import read_cutlist
+    from void_core.lineage import open_store
+
+    started = time.perf_counter()
+    cut = read_cutlist(cutlist)
+    settings = stages.RunSettings(run_id="", cutlist=cut.name, out_root=out.resolve())
+    out.mkdir(parents=True, exist_ok=True)
+    with open_store(settings.lineage_url) as store:
+        run_id = store.start_run(cut.name, kind="cutlist")
+        plans = [replace(stages.ShotPlan.from_spec(spec), shot_id=store.start_shot(run_id, spec.name))
+                 for spec in cut.shots]
+    for plan in plans:
+        stages.run_shot(replace(settings, run_id=run_id), plan)
+    return time.perf_counter() - started
+
+
+def prefect_startup() -> float:
+    from prefect import flow
+
+    @flow(name="void-farm-warmup")
+    def warmup() -> int:
+        return 1
+
+    started = time.perf_counter()
+    warmup()
+    return time.perf_counter() - started
+
+
+def ray_startup(cpus: int) -> tuple[float, float]:
+    """(ray.init seconds, worker warm-up seconds)."""
+    import ray
+
+    from flows.ray_runner import connect_ray
+
+    started = time.perf_counter()
+    connect_ray(num_cpus=cpus)
+    init = time.perf_counter() - started
+
+    @ray.remote(num_cpus=1)
+    def warm() -> int:
+        import prefect_ray  # noqa: F401  the runner's task wrapper imports these on each worker
+
+        import tasks.shot_stages  # noqa: F401
+        import void_core.stages  # noqa: F401
+        from void_core.inpaint.classical import ClassicalInpainter  # noqa: F401
+        time.sleep(0.5)  # hold the CPU so the next warm-up lands on another worker
+        return os.getpid()
+
+    started = time.perf_counter()
+    ray.get([warm.remote() for _ in range(cpus)])
+    return init, time.perf_counter() - started
+
+
+def flow_run(cutlist: Path, out: Path, cpus: int) -> tuple[float, dict]:
+    from flows.cutlist_flow import cleanup_cutlist
+    from flows.ray_runner import FarmRayTaskRunner
+
+    flow = cleanup_cutlist.with_options(task_runner=FarmRayTaskRunner(num_cpus=cpus))
+    started = time.perf_counter()
+    state = flow(cutlist=str(cutlist), out=str(out.resolve()), return_state=True)
+    seconds = time.perf_counter() - started
+    summary = state.data if isinstance(getattr(state, "data", None), dict) else {}
+    return seconds, summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shots", type=int, default=8)
+    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--height", type=int, default=180)
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--keep", type=Path, help="Work folder to keep (default: a temporary one).")
+    args = parser.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="void-farm-bench-orch-"))
+    import ray
+
+    cutlist = make_shots(root, args.shots, args.width, args.height, args.frames)
+    loop = plain_loop(cutlist, root / "out_loop")
+    api = prefect_startup()
+    rows = []
+    for cpus in (1, 2):
+        init, warm = ray_startup(cpus)
+        seconds, summary = flow_run(cutlist, root / f"out_ray{cpus}", cpus)
+        ok = summary.get("succeeded", 0)
+        rows.append((cpus, init, warm, seconds, ok))
+        ray.shutdown()
+
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}; {args.shots} shots of {args.width}x{args.height}, "
+          f"{args.frames} frames; classical engines\n")
+    print(f"one-time start-up: Prefect embedded API (first flow) {api:.1f} s")
+    print("\n| runner | Ray start s | worker warm-up s | 8 shots wall s | s/shot | vs plain loop | "
+          "overhead s/shot | shots ok |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| plain loop | - | - | {loop:.1f} | {loop / args.shots:.2f} | 1.00x | - | {args.shots} |")
+    for cpus, init, warm, seconds, ok in rows:
+        overhead = (seconds - loop) / args.shots if cpus == 1 else None
+        print(f"| flow on Ray, {cpus} CPU{'s' if cpus > 1 else ''} | {init:.1f} | {warm:.1f} | "
+              f"{seconds:.1f} | {seconds / args.shots:.2f} | {loop / seconds:.2f}x faster | "
+              f"{'%.2f' % overhead if overhead is not None else '-'} | {ok} |")
+    if not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""`void-farm serve`: the nightly schedule and the drop-folder trigger, served by this process.
+
+Serves two Prefect deployments and runs a folder watcher beside them:
+- `<name>-nightly` (cron, default 02:00): `cleanup-drop-folder` over the watched folder;
+- `<name>-on-landing`: `cleanup-landed-cutlist`, started by a deployment trigger on the
+  `void-farm.cutlist.landed` event that the watcher emits when a cut list lands.
+Schedules need a real Prefect server (`prefect server start`, PREFECT_API_URL); without one the
+embedded API still runs the triggered deployment but nothing fires on the clock (see docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows._cli_common import handled_errors, stderr
+
+
+def serve_command(
+    watch: Annotated[Path, typer.Option(help="Drop folder editors put cut lists in.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output root for every run.")],
+    media_root: Annotated[Path | None, typer.Option(
+        help="Folder searched for media (default: beside each cut list).", show_default=False)] = None,
+    cron: Annotated[str, typer.Option(help='Nightly schedule, cron syntax ("0 2 * * *").')] = "0 2 * * *",
+    engine: Annotated[str, typer.Option(help="Inpainting engine (classical, void).")] = "classical",
+    model_dir: Annotated[Path | None, typer.Option(
+        help="Model folder for --engine void.", show_default=False)] = None,
+    db: Annotated[str | None, typer.Option(
+        help="Lineage database URL (default: $VOID_FARM_DB, else OUT/void-farm-lineage.db).",
+        show_default=False)] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="Ray cluster to attach to (default: $RAY_ADDRESS, else a local Ray).",
+        show_default=False)] = None,
+    ray_cpus: Annotated[int | None, typer.Option(help="CPUs of the local Ray (default: all).",
+                                                 show_default=False)] = None,
+    poll_seconds: Annotated[float, typer.Option(help="How often the watcher looks (seconds).")] = 5.0,
+    name: Annotated[str, typer.Option(help="Deployment name prefix.")] = "void-farm",
+) -> None:
+    """Serve the nightly cleanup and start a run whenever a cut list lands in the drop folder."""
+    from flows.cli_run import prepare_prefect_environment
+    from void_core.errors import InputError
+    from void_core.lineage import ENV_VAR, open_store
+
+    with handled_errors():
+        if not watch.is_dir():
+            raise InputError(watch, "drop folder not found", "create it or point --watch at it")
+        out.mkdir(parents=True, exist_ok=True)
+        url = db or os.environ.get(ENV_VAR) or f"sqlite:///{(out / 'void-farm-lineage.db').resolve()}"
+        open_store(url).close()
+        prepare_prefect_environment()
+        os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
+        _share_ray(ray_address, ray_cpus)
+        parameters = {"out": str(out.resolve()), "engine": engine, "db": url,
+                      "media_root": str(media_root.resolve()) if media_root else None,
+                      "engine_settings": {"model_dir": str(model_dir.resolve())} if model_dir else {}}
+        _serve(watch.resolve(), cron, poll_seconds, name, parameters)
+
+
+def _share_ray(address: str | None, cpus: int | None) -> None:
+    """Flow runs are subprocesses: start (or attach to) Ray here and let them attach to it."""
+    import ray
+
+    from flows.ray_runner import connect_ray
+
+    connect_ray(address, num_cpus=cpus)
+    os.environ["RAY_ADDRESS"] = address or ray.get_runtime_context().gcs_address
+
+
+def _serve(watch: Path, cron: str, poll_seconds: float, name: str, parameters: dict) -> None:
+    from prefect import serve
+    from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+
+    from flows.drop_folder import (
+        EVENT, RESOURCE_PREFIX, CutListWatcher, cleanup_drop_folder, cleanup_landed_cutlist,
+        emit_landed,
+    )
+
+    nightly = cleanup_drop_folder.to_deployment(
+        name=f"{name}-nightly", cron=cron, parameters={"folder": str(watch), **parameters})
+    trigger = DeploymentEventTrigger(
+        expect={EVENT}, match={"prefect.resource.id": f"{RESOURCE_PREFIX}*"},
+        parameters={"cutlist": "{{ event.payload.path }}", **parameters})
+    on_landing = cleanup_landed_cutlist.to_deployment(
+        name=f"{name}-on-landing", triggers=[trigger], parameters=parameters)
+    watcher = CutListWatcher(watch, emit_landed, poll_seconds=poll_seconds)
+    watcher.start()
+    stderr.print(f"watching {watch} (every {poll_seconds:g} s); nightly run: {cron}; "
+                 f"results in {parameters['out']}. Ctrl-C stops.")
+    try:
+        serve(nightly, on_landing)
+    finally:
+        watcher.stop()

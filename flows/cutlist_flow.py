@@ -1,0 +1,268 @@
+"""The `cleanup-cutlist` Prefect flow: every shot of a cut list through its stages, on Ray.
+
+    read cut list --> lineage run + one shot row per clip (and per unusable event)
+      --> per shot, chained on Ray:  sh010 · ingest -> masking -> analysis -> inpaint -> qc
+      --> as shots finish: lineage shot status, progress artifact
+      --> OUT/<cutlist>.conformed.otio, OUT/<cutlist>.summary.json, table + QC artifacts
+
+A failing shot does not stop the others; the flow ends Failed when any shot failed, with the
+summary either way. Parameters are plain strings so a deployment (nightly schedule, event
+trigger) can fill them in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import (
+    create_markdown_artifact, create_progress_artifact, create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.futures import as_completed
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed
+from prefect_ray.context import remote_options
+
+from flows.ray_runner import FarmRayTaskRunner
+from tasks.engine_host import engine_resources, is_resident, start_host
+from tasks.shot_stages import RAY_MAX_RETRIES, STAGE_TASKS
+from void_core import stages
+from void_core.errors import VoidFarmError
+
+SUMMARY_SUFFIX = ".summary.json"
+CONFORMED_SUFFIX = ".conformed.otio"
+
+
+@dataclass
+class ShotOutcome:
+    name: str
+    status: str  # "succeeded" or "failed"
+    frames: int = 0
+    seconds: float = 0.0
+    out_dir: str | None = None
+    preview: str | None = None
+    contact_sheet: str | None = None
+    failed_stage: str | None = None
+    error: str | None = None
+    stages: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _flow_run_name() -> str:
+    return Path(str(flow_run.parameters.get("cutlist", "cutlist"))).stem
+
+
+@flow(name="cleanup-cutlist", flow_run_name=_flow_run_name, task_runner=FarmRayTaskRunner(),
+      log_prints=True)
+def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
+                    engine: str = "classical", engine_settings: dict | None = None,
+                    refiner: str = "flow", masker: str = "classical", analyzer: str = "heuristic",
+                    db: str | None = None, force: bool = False, rate: str | None = None,
+                    resident: bool | None = None):
+    """Clean every shot of `cutlist`; EXRs, previews and a conformed OTIO go to `out`."""
+    logger = get_run_logger()
+    cut = _read_cutlist(cutlist, media_root, rate)
+    settings = stages.RunSettings(
+        run_id="", cutlist=cut.name, out_root=Path(out).resolve(), db_url=db, engine=engine,
+        engine_settings=dict(engine_settings or {}), refiner=refiner, masker=masker,
+        analyzer=analyzer, force=force)
+    store = _open_store(settings)
+    run_id = store.start_run(cut.name, kind="cutlist", prefect_flow_run_id=flow_run.id,
+                             settings=_run_record(cut, settings))
+    settings = replace(settings, run_id=run_id)
+    plans = [replace(plan, shot_id=store.start_shot(
+        run_id, plan.name, source_path=plan.media, frame_first=plan.first_frame,
+        frame_last=plan.first_frame + plan.frame_count - 1, record_range=plan.record_range,
+        rate=plan.rate)) for plan in map(stages.ShotPlan.from_spec, cut.shots)]
+    outcomes = [_record_problem(store, run_id, index, problem)
+                for index, problem in enumerate(cut.problems)]
+    logger.info("%s: %d shot(s), %d unusable event(s); lineage run %s", cut.name, len(plans),
+                len(cut.problems), run_id)
+
+    resident_engine = is_resident(engine, settings.engine_settings, resident)
+    if resident_engine:
+        start_host(settings)
+    chains = {plan.name: _submit_chain(settings, plan, resident_engine) for plan in plans}
+    outcomes += _collect(store, chains, plans, cut.name)
+
+    otio_path = _write_conformed(cut, settings, outcomes)
+    summary = _summary(cut, settings, outcomes, otio_path)
+    _publish_artifacts(cut.name, outcomes, summary)
+    failed = [o for o in outcomes if o.status != "succeeded"]
+    store.finish_run(run_id, "failed" if failed else "succeeded",
+                     error=f"{len(failed)} of {len(outcomes)} shot(s) failed" if failed else None)
+    store.close()
+    if failed:
+        return Failed(message=f"{len(failed)} of {len(outcomes)} shot(s) failed", data=summary)
+    return Completed(message=f"{len(outcomes)} shot(s) clean", data=summary)
+
+
+def _read_cutlist(path: str, media_root: str | None, rate: str | None):
+    from void_core.cutlist import exact_rate, read_cutlist
+
+    return read_cutlist(path, media_root=media_root, rate=exact_rate(rate) if rate else None)
+
+
+def _open_store(settings: stages.RunSettings):
+    from void_core.lineage import open_store
+
+    settings.out_root.mkdir(parents=True, exist_ok=True)
+    return open_store(settings.lineage_url)
+
+
+def _run_record(cut, settings: stages.RunSettings) -> dict:
+    return {"cutlist": str(cut.path), "format": cut.format, "out": str(settings.out_root),
+            "engine": settings.engine, "engine_settings": settings.engine_settings,
+            "refiner": settings.refiner, "masker": settings.masker,
+            "analyzer": settings.analyzer, "force": settings.force}
+
+
+def _record_problem(store, run_id: str, index: int, problem: str) -> ShotOutcome:
+    """An event the cut list could not turn into a shot: a failed shot row with the reason."""
+    match = re.search(r"\(event (\d+)", problem)
+    name = f"event-{match.group(1)}" if match else f"problem-{index + 1}"
+    shot_id = store.start_shot(run_id, name)
+    store.finish_shot(shot_id, "failed", error=problem)
+    return ShotOutcome(name=name, status="failed", failed_stage="cutlist", error=problem)
+
+
+def _submit_chain(settings: stages.RunSettings, plan: stages.ShotPlan, resident: bool) -> dict:
+    """Submit the shot's stages; each waits for the one before it (Ray resolves the order)."""
+    futures, upstream = {}, plan
+    inpaint_resources = ({"num_cpus": 0.1} if resident else
+                         engine_resources(settings.engine, settings.engine_settings))
+    for stage in stages.STAGE_ORDER:
+        task = STAGE_TASKS[stage].with_options(task_run_name=f"{plan.name} · {stage}")
+        resources = inpaint_resources if stage == "inpaint" else {"num_cpus": 1}
+        extra = {"resident": resident} if stage == "inpaint" else {}
+        with remote_options(max_retries=RAY_MAX_RETRIES, retry_exceptions=False, **resources):
+            upstream = futures[stage] = task.submit(settings, upstream, **extra)
+    return futures
+
+
+def _collect(store, chains: dict[str, dict], plans: list, cut_name: str) -> list[ShotOutcome]:
+    """Wait for shots as they finish; record each in lineage and move the progress bar."""
+    total = max(len(chains), 1)
+    progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
+                                        description=f"shots of {cut_name} finished")
+    by_final = {futures["qc"]: name for name, futures in chains.items()}
+    shot_ids = {plan.name: plan.shot_id for plan in plans}
+    outcomes: dict[str, ShotOutcome] = {}
+    for future in as_completed(list(by_final)):
+        name = by_final[future]
+        outcome = outcomes[name] = _outcome(name, chains[name])
+        store.finish_shot(shot_ids[name], outcome.status, error=outcome.error)
+        update_progress_artifact(progress, 100.0 * len(outcomes) / total)
+        get_run_logger().info("%s: %s%s", name, outcome.status,
+                              f" at {outcome.failed_stage}: {outcome.error}" if outcome.error else "")
+    return [outcomes[plan.name] for plan in plans]
+
+
+def _outcome(name: str, futures: dict) -> ShotOutcome:
+    """The shot's result: its last state, or the first stage that failed and why."""
+    outcome, state = ShotOutcome(name=name, status="succeeded"), None
+    for stage, future in futures.items():
+        future.wait()
+        final = future.state
+        if final.is_completed():
+            state = future.result()
+            outcome.stages[stage] = state.report(stage).status if state.report(stage) else "done"
+            continue
+        if outcome.failed_stage is None:
+            outcome.status, outcome.failed_stage = "failed", stage
+            outcome.error = _error_text(final)
+        outcome.stages[stage] = "failed" if stage == outcome.failed_stage else "not run"
+    if state is not None:
+        outcome.frames = state.frames
+        outcome.seconds = round(sum(r.seconds for r in state.reports), 3)
+        outcome.out_dir = str(state.exr_dir) if state.exr_dir else None
+        outcome.preview = str(state.preview) if state.preview else None
+        outcome.contact_sheet = str(state.contact_sheet) if state.contact_sheet else None
+        outcome.notes = [note for report in state.reports for note in report.notes]
+    return outcome
+
+
+def _error_text(state) -> str:
+    try:
+        error = state.result(raise_on_failure=False)
+    except Exception as err:  # the result itself could not be retrieved (lost worker)
+        error = err
+    if isinstance(error, VoidFarmError):
+        return str(error)
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+    return state.message or state.name
+
+
+def _write_conformed(cut, settings: stages.RunSettings, outcomes: list[ShotOutcome]) -> Path | None:
+    from void_core.cutlist.conform import CleanPlate, write_conformed_otio
+
+    plates = {}
+    for outcome in outcomes:
+        if outcome.status != "succeeded" or not outcome.out_dir:
+            continue
+        spec = next(s for s in cut.shots if s.name == outcome.name)
+        plates[outcome.name] = CleanPlate.for_shot(spec, Path(outcome.out_dir))
+    path = settings.out_root / f"{cut.name}{CONFORMED_SUFFIX}"
+    return write_conformed_otio(cut, plates, path)
+
+
+def _summary(cut, settings: stages.RunSettings, outcomes: list[ShotOutcome],
+             otio_path: Path | None) -> dict:
+    summary = {
+        "cutlist": str(cut.path), "name": cut.name, "run_id": settings.run_id,
+        "out": str(settings.out_root), "lineage": _masked_url(settings.lineage_url),
+        "conformed_otio": str(otio_path) if otio_path else None,
+        "succeeded": sum(o.status == "succeeded" for o in outcomes),
+        "failed": sum(o.status != "succeeded" for o in outcomes),
+        "shots": [o.__dict__ for o in outcomes],
+    }
+    path = settings.out_root / f"{cut.name}{SUMMARY_SUFFIX}"
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(summary, indent=2))
+    os.replace(temporary, path)
+    return summary
+
+
+def _masked_url(url: str) -> str:
+    from void_core.lineage import mask_url
+
+    return mask_url(url)
+
+
+def _publish_artifacts(cut_name: str, outcomes: list[ShotOutcome], summary: dict) -> None:
+    create_table_artifact(
+        [{"shot": o.name, "status": o.status, "frames": o.frames, "seconds": o.seconds,
+          "output": o.out_dir or "", "error": o.error or ""} for o in outcomes],
+        key=_key(cut_name, "shots"), description=f"shots of {cut_name}")
+    create_markdown_artifact(_qc_markdown(cut_name, outcomes, summary),
+                             key=_key(cut_name, "qc"), description=f"QC of {cut_name}")
+
+
+def _qc_markdown(cut_name: str, outcomes: list[ShotOutcome], summary: dict) -> str:
+    lines = [f"# QC: {cut_name}", "",
+             f"{summary['succeeded']} shot(s) clean, {summary['failed']} failed. "
+             f"Conformed timeline: `{summary['conformed_otio']}`", "",
+             "| shot | status | frames | preview | contact sheet | notes |",
+             "|---|---|---|---|---|---|"]
+    for o in outcomes:
+        preview = f"[mp4]({Path(o.preview).as_uri()})" if o.preview else ""
+        sheet = f"[png]({Path(o.contact_sheet).as_uri()})" if o.contact_sheet else ""
+        notes = "; ".join(o.notes) if o.status == "succeeded" else f"{o.failed_stage}: {o.error}"
+        lines.append(f"| {o.name} | {o.status} | {o.frames} | {preview} | {sheet} | "
+                     f"{notes.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+def _key(cut_name: str, what: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", cut_name.lower()).strip("-") or "cutlist"
+    return f"{slug}-{what}"
+
+
+__all__ = ["CONFORMED_SUFFIX", "SUMMARY_SUFFIX", "ShotOutcome", "cleanup_cutlist"]

@@ -1,0 +1,92 @@
+"""The shot stages as Prefect tasks: thin wrappers over `void_core.stages`.
+
+Retries have one owner per kind of failure:
+- Ray owns lost workers (a killed process, an OOM kill, a node gone): the flow submits every
+  stage with Ray `max_retries` and `retry_exceptions=False`, so Ray re-executes the task on
+  another worker and application exceptions are never retried twice.
+- Prefect owns application errors: one retry after a short delay for unexpected exceptions
+  (storage hiccups, a flaky network mount); none for `VoidFarmError`s, which describe bad input
+  (missing media, a mask of the wrong size) that a retry would only repeat.
+Stages are idempotent (identity digests, atomic EXR writes), so a retried stage either redoes
+its work or finds it done.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+
+from void_core import stages
+from void_core.errors import VoidFarmError
+
+APP_RETRIES = 1
+APP_RETRY_DELAY_SECONDS = 2.0
+RAY_MAX_RETRIES = 2
+
+
+def retry_unless_bad_input(task, task_run, state) -> bool:
+    """Prefect retry condition: retry unexpected errors, never a user-facing input error."""
+    try:
+        state.result()
+    except VoidFarmError:
+        return False
+    except BaseException:
+        return True
+    return False
+
+
+def _stage_options(name: str) -> dict:
+    return dict(name=name, retries=APP_RETRIES, retry_delay_seconds=APP_RETRY_DELAY_SECONDS,
+                retry_condition_fn=retry_unless_bad_input, cache_policy=NO_CACHE,
+                persist_result=False)
+
+
+def _run(stage: str, settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
+    token = stages.ORCHESTRATOR_TASK_ID.set(_task_run_id())
+    try:
+        return stages.STAGES[stage](settings, state)
+    finally:
+        stages.ORCHESTRATOR_TASK_ID.reset(token)
+
+
+def _task_run_id() -> str | None:
+    context = TaskRunContext.get()
+    return str(context.task_run.id) if context and context.task_run else None
+
+
+@task(**_stage_options("ingest"))
+def ingest_task(settings: stages.RunSettings, plan: stages.ShotPlan) -> stages.ShotState:
+    return _run("ingest", settings, stages.ShotState(plan=plan))
+
+
+@task(**_stage_options("masking"))
+def masking_task(settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
+    return _run("masking", settings, state)
+
+
+@task(**_stage_options("analysis"))
+def analysis_task(settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
+    return _run("analysis", settings, state)
+
+
+@task(**_stage_options("inpaint"))
+def inpaint_task(settings: stages.RunSettings, state: stages.ShotState,
+                 resident: bool = False) -> stages.ShotState:
+    """The fill; with `resident`, sent to the run's engine host actor (model loaded once)."""
+    if not resident:
+        return _run("inpaint", settings, state)
+    import ray
+
+    from tasks.engine_host import find_host
+
+    return ray.get(find_host(settings).inpaint.remote(settings, state, _task_run_id()))
+
+
+@task(**_stage_options("qc"))
+def qc_task(settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
+    return _run("qc", settings, state)
+
+
+STAGE_TASKS = {"ingest": ingest_task, "masking": masking_task, "analysis": analysis_task,
+               "inpaint": inpaint_task, "qc": qc_task}
