@@ -85,11 +85,15 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     logger.info("%s: %d shot(s), %d unusable event(s); lineage run %s", cut.name, len(plans),
                 len(cut.problems), run_id)
 
-    resident_engine = is_resident(engine, settings.engine_settings, resident)
-    if resident_engine:
-        start_host(settings)
-    chains = {plan.name: _submit_chain(settings, plan, resident_engine) for plan in plans}
-    outcomes += _collect(store, chains, plans, cut.name)
+    try:
+        resident_engine = is_resident(engine, settings.engine_settings, resident)
+        if resident_engine:
+            start_host(settings)
+        chains = {plan.name: _submit_chain(settings, plan, resident_engine) for plan in plans}
+        outcomes += _collect(store, chains, plans, cut.name)
+    except BaseException as err:  # Ctrl-C, a lost driver: say so in lineage, then stop
+        _abandon(store, run_id, plans, err)
+        raise
 
     otio_path = _write_conformed(cut, settings, outcomes)
     summary = _summary(cut, settings, outcomes, otio_path)
@@ -101,6 +105,20 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     if failed:
         return Failed(message=f"{len(failed)} of {len(outcomes)} shot(s) failed", data=summary)
     return Completed(message=f"{len(outcomes)} shot(s) clean", data=summary)
+
+
+def _abandon(store, run_id: str, plans: list, err: BaseException) -> None:
+    """Close the run's open rows: a shot still running when the run stops is cancelled."""
+    from void_core.lineage.db import LineageError
+
+    status = "cancelled" if isinstance(err, KeyboardInterrupt) else "failed"
+    reason = f"run stopped: {type(err).__name__}" + (f": {err}" if str(err) else "")
+    for plan in plans:
+        try:
+            store.finish_shot(plan.shot_id, status, error=reason)
+        except (LineageError, ValueError):
+            continue  # the shot had already finished
+    store.finish_run(run_id, status, error=reason)
 
 
 def _read_cutlist(path: str, media_root: str | None, rate: str | None):

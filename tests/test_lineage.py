@@ -487,3 +487,18 @@ def test_frame_patterns(tmp_path):
     (tmp_path / "s.01.exr").write_bytes(b"")
     assert sequence_exists(sequence, None, None) and sequence_exists(sequence, 1, 1)
     assert not sequence_exists(sequence, 1, 2)
+
+
+def test_a_stage_attempt_left_running_by_a_dead_worker_is_closed_as_failed(db_url):
+    with open_store(db_url) as store:
+        run_id = store.start_run("reel", kind="cutlist")
+        shot_id = store.start_shot(run_id, "sh010")
+        lost = store.start_stage(shot_id, "inpaint", identity="sha256:x", engine="classical")
+        other = store.start_stage(shot_id, "qc", identity="sha256:y", engine="qc")
+        assert store.fail_unfinished_stages(shot_id, "inpaint", "worker lost") == 1
+        retry = store.start_stage(shot_id, "inpaint", identity="sha256:x", engine="classical")
+        store.finish_stage(retry)
+        with pytest.raises(LineageError, match="already finished"):
+            store.finish_stage(lost)
+        store.finish_stage(other)  # other stages were left alone
+        assert store.find_completed_stage("sha256:x").id == retry

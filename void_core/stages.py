@@ -359,6 +359,8 @@ def _recorded(settings: RunSettings, state: ShotState, stage: str, identity: str
     name = engine.name if engine is not None else stage
     with open_store(settings.lineage_url) as store:
         shot_id = state.plan.shot_id or _adopt_shot(store, settings, state)
+        store.fail_unfinished_stages(shot_id, stage, "attempt lost: its worker stopped before "
+                                     "the stage finished (the stage was run again)")
         reusable = None if settings.force else store.find_completed_stage(identity)
         if reusable is not None and _same_files(reusable, artifacts):
             store.record_skip(shot_id, reusable, worker=_worker(),

@@ -176,6 +176,18 @@ class LineageStore:
         """Complete a running stage as succeeded or failed; `seconds` defaults to wall time."""
         self._finish(StageRun, stage_run_id, status, STAGE_END_STATUSES, error, seconds=seconds)
 
+    def fail_unfinished_stages(self, shot_id: str, stage: str, reason: str) -> int:
+        """Close a shot's stage attempts still marked running (their worker died mid-stage) as
+        failed with `reason`; returns how many. Called before a retry starts the stage again."""
+        with self._transaction() as session:
+            rows = session.scalars(select(StageRun).where(
+                StageRun.shot_id == shot_id, StageRun.stage == stage,
+                StageRun.status == "running")).all()
+            for row in rows:
+                row.status, row.finished, row.error = "failed", utc_now(), _clean_error(reason)
+                row.seconds = (row.finished - row.started).total_seconds()
+            return len(rows)
+
     def record_artifact(self, stage_run_id: str, kind: str, path_pattern: str | os.PathLike, *,
                         frame_first: int | None = None, frame_last: int | None = None,
                         digest: str | None = None, bytes: int | None = None) -> str:
