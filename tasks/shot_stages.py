@@ -5,8 +5,9 @@ Retries have one owner per kind of failure:
   stage with Ray `max_retries` and `retry_exceptions=False`, so Ray re-executes the task on
   another worker and application exceptions are never retried twice.
 - Prefect owns application errors: one retry after a short delay for unexpected exceptions
-  (storage hiccups, a flaky network mount); none for `VoidFarmError`s, which describe bad input
-  (missing media, a mask of the wrong size) that a retry would only repeat.
+  (storage hiccups, a flaky network mount) and for errors marked `retryable` (a remote model out
+  of quota); none for other `VoidFarmError`s, which describe bad input (missing media, a mask of
+  the wrong size) that a retry would only repeat.
 Stages are idempotent (identity digests, atomic EXR writes), so a retried stage either redoes
 its work or finds it done.
 """
@@ -29,8 +30,8 @@ def retry_unless_bad_input(task, task_run, state) -> bool:
     """Prefect retry condition: retry unexpected errors, never a user-facing input error."""
     try:
         state.result()
-    except VoidFarmError:
-        return False
+    except VoidFarmError as err:
+        return bool(getattr(err, "retryable", False))  # e.g. a remote model out of quota
     except BaseException:
         return True
     return False

@@ -54,3 +54,22 @@ class EngineNotFoundError(VoidFarmError):
         super().__init__(
             f"unknown {stage} engine {name!r}; choose one of: {', '.join(sorted(known))}"
         )
+
+
+class AnalysisError(VoidFarmError):
+    """An analysis engine that could not analyse: a remote model missing its key, unreachable,
+    out of quota, too slow, or answering something that is not an analysis.
+
+    Args:
+        engine: the analysis engine's name.
+        problem: what went wrong.
+        hint: what to do about it (optional).
+        retryable: whether running the shot again later may succeed.
+    """
+
+    def __init__(self, engine: str, problem: str, hint: str | None = None, *,
+                 retryable: bool = False):
+        self.engine, self.problem, self.hint = engine, problem, hint
+        self.retryable = retryable
+        tail = f" ({hint})" if hint else ""
+        super().__init__(f"{engine} analysis: {problem}{tail}")

@@ -23,13 +23,17 @@ QUADMASK = "quadmask_0.mp4"
 ANALYSIS = "vlm_analysis.json"
 
 
-ANALYZERS = ("heuristic",)
+ANALYZERS = ("heuristic", "gemini")
 
 
 def create_analyzer(name: str, **settings):
     """The analysis engine registered under `name`."""
     if name == "heuristic":
         return HeuristicAnalyzer(**settings)
+    if name == "gemini":
+        from void_core.analysis.gemini import GeminiAnalyzer
+
+        return GeminiAnalyzer(**settings)
     raise EngineNotFoundError("analysis", name, list(ANALYZERS))
 
 

@@ -7,9 +7,19 @@ grey mask with the primary "black" mask (`quadmask.combine`), clearing affected 
 
 Regions come from the engine's measurements when it attached them (`RegionTrack`, stored at the
 engine's analysis size as bounding box + packed bits, so a shot's regions stay small). An
-analysis without them (e.g. from a VLM) is drawn from its grid fields instead: an artifact's
-`grid_localizations` (the nearest localised frame, from `first_appears_frame` on), and a moving
-object's `trajectory_path` stamped with its `object_size_grids` plus its starting cells.
+analysis without them (e.g. from a VLM such as the `gemini` engine) is drawn from its grid fields
+instead, which VOID's released stage 3 ignores (it re-segments each noun with SAM3 near the
+subject's frame-0 position). The rule, per affected object and frame, nothing before the
+object's `first_appears_frame`:
+
+- **where it is seen**: the cells of its `grid_localizations` entry nearest in time (ties go to
+  the earlier frame), so a static shadow or reflection holds its cells between reference frames;
+- **where it moves** (`will_move` only): a box of `object_size_grids` cells (1 x 1 without a size;
+  VOID's size already carries one cell of padding) centred on the `trajectory_path` position
+  interpolated linearly between keyframes (held before the first keyframe and after the last),
+  plus the same box at the first keyframe, where it rested and must be painted back, and at
+  `original_position_grid`, where it should have stayed;
+- the union of these, gridified as VOID's stage 3 does.
 """
 
 from __future__ import annotations
@@ -124,16 +134,21 @@ def _localised_region(obj: AffectedObject, index: int, width: int, height: int) 
 
 def _trajectory_region(obj: AffectedObject, index: int, width: int, height: int) -> np.ndarray:
     out = np.zeros((height, width), bool)
-    path = sorted(obj.trajectory_path, key=lambda point: point.frame)
-    if not (obj.will_move and path) or index < obj.first_appears_frame:
+    if not obj.will_move or index < obj.first_appears_frame:
         return out
-    frames = [point.frame for point in path]
-    row = float(np.interp(index, frames, [point.grid_row for point in path]))
-    col = float(np.interp(index, frames, [point.grid_col for point in path]))
+    centres: list[tuple[float, float]] = []
+    path = sorted(obj.trajectory_path, key=lambda point: point.frame)
+    if path:
+        frames = [point.frame for point in path]
+        row = float(np.interp(index, frames, [point.grid_row for point in path]))
+        col = float(np.interp(index, frames, [point.grid_col for point in path]))
+        centres += [(path[0].grid_row, path[0].grid_col), (row, col)]
+    if obj.original_position_grid is not None:
+        centres.append((obj.original_position_grid.row, obj.original_position_grid.col))
     size = obj.object_size_grids
     rows, cols = (size.rows, size.cols) if size else (1, 1)
     ys, xs = cell_edges(width, height)
-    for centre_row, centre_col in ((path[0].grid_row, path[0].grid_col), (row, col)):
+    for centre_row, centre_col in centres:
         top = int(np.floor(centre_row - (rows - 1) / 2 + 0.5))
         left = int(np.floor(centre_col - (cols - 1) / 2 + 0.5))
         cells = [(r, c) for r in range(top, top + rows) for c in range(left, left + cols)]
