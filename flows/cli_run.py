@@ -43,7 +43,8 @@ def run_command(
         help="Model folder for --engine void (see `void-farm models`).", show_default=False)] = None,
     refiner: Annotated[str, typer.Option(help="Refinement engine (flow, none).")] = "flow",
     masker: Annotated[str, typer.Option(help="Masking engine for clicks (classical).")] = "classical",
-    analyzer: Annotated[str, typer.Option(help="Analysis engine (heuristic).")] = "heuristic",
+    analyzer: Annotated[str, typer.Option(
+        help="Analysis engine (heuristic, gemini: needs GEMINI_API_KEY).")] = "heuristic",
     db: Annotated[str | None, typer.Option(
         help="Lineage database URL (default: $VOID_FARM_DB, else OUT/void-farm-lineage.db).",
         show_default=False)] = None,

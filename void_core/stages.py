@@ -173,7 +173,7 @@ def ingest(settings: RunSettings, state: ShotState) -> ShotState:
                          "(one file or sequence covering exactly the clip)")
     folder = work_dir(settings, plan)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "prompt.json").write_text(json.dumps({"bg": plan.bg or plan.instruction or ""}))
+    (folder / "prompt.json").write_text(json.dumps({"bg": plan.bg or ""}))
     points = _stage_points(plan, folder)
     provided = _provided_quadmask(plan.media)
     if provided is None and points is None:
@@ -239,7 +239,7 @@ def analysis(settings: RunSettings, state: ShotState) -> ShotState:
     engine = create_analyzer(settings.analyzer, **settings.analyzer_settings)
     folder = work_dir(settings, state.plan)
     out, analysis_json = folder / "quadmask_0.mp4", folder / "vlm_analysis.json"
-    instruction = state.plan.instruction or state.plan.bg or ""
+    instruction = state.plan.instruction
     identity = digest_of({"stage": "analysis", "plate": state.plate_digest,
                           "mask": file_digest(state.black_mask), "instruction": instruction,
                           "engine": _describe(engine)})
@@ -250,11 +250,20 @@ def analysis(settings: RunSettings, state: ShotState) -> ShotState:
         write_quadmask(result, state.black_mask, out, gridify=True)
         if not analysis_json.exists():
             analysis_json.write_text(result.model_dump_json(indent=2))
+        _describe_scene_after_removal(folder / "prompt.json", result)
         return []
 
     report = _recorded(settings, state, "analysis", identity, engine, run,
                        artifacts=[("mask", out), ("json", analysis_json)])
     return state.with_report(report, quadmask=out, analysis=analysis_json)
+
+
+def _describe_scene_after_removal(prompt_path: Path, result) -> None:
+    """No `bg` from the cut list: the analysis' scene description becomes the engine's prompt."""
+    prompt = json.loads(prompt_path.read_text()) if prompt_path.exists() else {}
+    description = getattr(result, "scene_description", "") or ""
+    if not prompt.get("bg") and description:
+        prompt_path.write_text(json.dumps({**prompt, "bg": description}))
 
 
 # --- inpaint and qc -------------------------------------------------------------------------
