@@ -19,8 +19,9 @@ What each step reproduces (see void-model.md section 2):
    decode (first latent alone), then x / 2 + 0.5 clamped to [0, 1].
 
 Latents use the pipeline layout (b, f, c, h, w); VAE inputs and outputs use (b, c, f, h, w).
-Guidance (CFG) and strength < 1 are not implemented: VOID's pass 1 runs at guidance 1.0 and
-strength 1.0.
+Classifier-free guidance runs as VOID's pipeline does it, only when guidance_scale > 1 (pass 2
+uses 6.0): one transformer call on the batch [negative | positive], then
+uncond + scale * (cond - uncond). Strength < 1 is not implemented (VOID always uses 1.0).
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def run_pass1(
     decode: bool = True,
     record: bool = False,
     on_step_end: StepCallback | None = None,
+    negative_prompt_embeds: torch.Tensor | None = None,
+    guidance_scale: float = 1.0,
 ) -> Pass1Output:
     """Run VOID's pass 1 on preprocessed inputs (`preprocess.prepare_inputs`).
 
@@ -124,6 +127,7 @@ def run_pass1(
     (b, 3, F, H, W), standard normal, is the draw VOID takes from torch's global RNG when
     add_noise_in_inpaint_model is set; when omitted it is drawn from `generator`.
     `on_step_end(step_index, timestep, latents)` runs after each blended step; raise to stop.
+    `guidance_scale` > 1 turns on classifier-free guidance with `negative_prompt_embeds`.
     """
     # 1. Check inputs
     transformer, scheduler_template = models.transformer, models.scheduler
@@ -162,13 +166,15 @@ def run_pass1(
 
     # 6. Denoising loop: every step runs every window, then blends them
     prompt_embeds = prompt_embeds.to(device=device, dtype=transformer.dtype)
+    negative_prompt_embeds = _guidance_embeds(negative_prompt_embeds, prompt_embeds, guidance_scale)
     for step_index, timestep in enumerate(scheduler.timesteps):
         blender = WindowBlender(latents)
         for span, span_weights in zip(windows, weights):
             window_latents = latents[:, span.start : span.stop]
-            noise_pred = _predict(
+            noise_pred = predict_noise(
                 transformer, scheduler, window_latents, inpaint_latents[:, span.start : span.stop],
                 prompt_embeds, timestep, rope[span.length],
+                negative_prompt_embeds=negative_prompt_embeds, guidance_scale=guidance_scale,
             )
             stepped = scheduler.step(
                 noise_pred, timestep, window_latents, eta=0.0, generator=generator,
@@ -305,14 +311,42 @@ def _initial_latents(shape, latents, generator, device, dtype) -> torch.Tensor:
     return latents.to(device=device, dtype=dtype)
 
 
-def _predict(transformer, scheduler, latents, inpaint, prompt_embeds, timestep, rope):
-    """The transformer's v-prediction for one window: input [noisy | mask | video] (48 channels)."""
+def predict_noise(
+    transformer, scheduler, latents, inpaint, prompt_embeds, timestep, rope, *,
+    negative_prompt_embeds: torch.Tensor | None = None, guidance_scale: float = 1.0,
+) -> torch.Tensor:
+    """The transformer's v-prediction for one window: input [noisy | mask | video] (48 channels).
+
+    With `negative_prompt_embeds`, one call on the batch [negative | positive] (VOID's order),
+    combined as uncond + guidance_scale * (cond - uncond).
+    """
+    guided = negative_prompt_embeds is not None
     model_input = scheduler.scale_model_input(latents, timestep)
     model_input = torch.cat([model_input, inpaint], dim=2)
-    return transformer(
+    if guided:
+        model_input = torch.cat([model_input, model_input])
+        prompt_embeds = torch.cat([negative_prompt_embeds, prompt_embeds])
+    noise_pred = transformer(
         hidden_states=model_input,
         encoder_hidden_states=prompt_embeds,
-        timestep=timestep.expand(latents.shape[0]),
+        timestep=timestep.expand(model_input.shape[0]),
         image_rotary_emb=rope,
         return_dict=False,
     )[0].float()
+    if not guided:
+        return noise_pred
+    uncond, cond = noise_pred.chunk(2)
+    return uncond + guidance_scale * (cond - uncond)
+
+
+def _guidance_embeds(negative, prompt_embeds, guidance_scale: float) -> torch.Tensor | None:
+    """The negative embeddings when CFG is on (VOID: guidance_scale > 1), else None."""
+    if guidance_scale <= 1.0:
+        return None
+    if negative is None or negative.shape != prompt_embeds.shape:
+        shape = None if negative is None else tuple(negative.shape)
+        raise ValueError(
+            f"guidance_scale {guidance_scale} needs `negative_prompt_embeds` of shape "
+            f"{tuple(prompt_embeds.shape)}, got {shape}"
+        )
+    return negative.to(device=prompt_embeds.device, dtype=prompt_embeds.dtype)
