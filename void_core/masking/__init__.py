@@ -2,8 +2,8 @@
 
 `classical` (no weights) segments and tracks the object with camera-motion-compensated
 background subtraction, or colour segmentation for objects that never move; `sam2` is the
-production engine (elsewhere). Prompts come from `points.json`, VOID's `*_points.json` or the
-CLI's `--point` / `--box`.
+production engine (`sam2_engine`: SAM 2 from local weights). Prompts come from `points.json`,
+VOID's `*_points.json` or the CLI's `--point` / `--box`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from void_core.masking.prompt import (ClickPrompt, FrameStats, SegmentResult, Se
                                       merge_prompts, parse_box_option, parse_point_option,
                                       read_points_json, validate_prompts)
 
-ENGINES = ("classical",)
+ENGINES = ("classical", "sam2")
 
 
 def create_segmenter(name: str, **settings) -> Segmenter:
@@ -22,6 +22,10 @@ def create_segmenter(name: str, **settings) -> Segmenter:
         from void_core.masking.classical import ClassicalSegmenter
 
         return ClassicalSegmenter(**settings)
+    if name == "sam2":  # checkpoint=, config=, device=, dtype=, max_resident_frames=, ...
+        from void_core.masking.sam2_engine import Sam2Segmenter
+
+        return Sam2Segmenter(**settings)
     raise EngineNotFoundError("masking", name, list(ENGINES))
 
 
