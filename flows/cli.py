@@ -22,6 +22,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from flows._cli_common import handled_errors, stderr, stdout
+from flows.cli_run import engine_settings_from
 from void_core.inpaint import ENGINES
 from void_core.media.colour import Transfer
 
@@ -38,6 +39,9 @@ from flows.cli_cutlist import cutlist_app  # noqa: E402
 from flows.cli_lineage import db_app, lineage_command  # noqa: E402
 
 app.add_typer(cutlist_app, name="cutlist")
+from flows.cli_models import models_app  # noqa: E402
+
+app.add_typer(models_app, name="models")
 app.add_typer(db_app, name="db")
 app.command("lineage")(lineage_command)
 
@@ -91,6 +95,8 @@ def shot(
         metavar="SHOT_DIR")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output root; frames go to OUT/<name>/.")],
     engine: Annotated[str, typer.Option(help=f"Inpainting engine ({', '.join(ENGINES)}).")] = "classical",
+    model_dir: Annotated[Path | None, typer.Option(
+        help="Model folder for --engine void (see `void-farm models`).", show_default=False)] = None,
     start_frame: Annotated[int | None, typer.Option(
         help="Frame number of the first output frame (default: 1001, or an image sequence's own "
              "first frame).", show_default=False)] = None,
@@ -115,9 +121,11 @@ def shot(
              "from the click instead of reading one.", show_default=False)] = None,
     box: Annotated[list[str] | None, typer.Option(
         help="Box around the object, X0,Y0,X1,Y1[@FRAME] (repeatable).", show_default=False)] = None,
-    masker: Annotated[str, typer.Option(help="Masking engine for clicks (classical).")] = "classical",
+    masker: Annotated[str, typer.Option(help="Masking engine for clicks (classical, sam2).")] = "classical",
     analyzer: Annotated[str, typer.Option(
-        help="Analysis engine for what the object affected (heuristic).")] = "heuristic",
+        help="Analysis engine for what the object affected (heuristic, gemini).")] = "heuristic",
+    config: Annotated[Path | None, typer.Option(
+        help="Engine settings file, TOML (default: $VOID_FARM_CONFIG).", show_default=False)] = None,
 ) -> None:
     """Remove the masked object from one shot and write EXR plates at plate resolution.
 
@@ -133,11 +141,14 @@ def shot(
     with handled_errors():
         inputs = resolve_shot_folder(shot_dir, mask_required=False)
         shot_name = name or shot_dir.resolve().name
-        inputs = _mask_from_clicks(inputs, point or [], box or [], out, shot_name, masker, analyzer)
+        settings = engine_settings_from(config, engine, masker, analyzer, model_dir)
+        inputs = _mask_from_clicks(inputs, point or [], box or [], out, shot_name, masker, analyzer,
+                                   settings)
         request = ShotRequest(
             inputs=inputs, out_root=out, name=shot_name,
             start_frame=start_frame, engine=engine, compression=_check_compression(compression),
             transfer=transfer, rate=_parse_rate(rate),
+            engine_settings=settings["engine_settings"],
         )
         check_shot(request)  # bad input fails here, before anything (even the database) is created
         store = None if no_lineage else _open_lineage(db, out)
@@ -170,7 +181,7 @@ def shot(
 
 
 def _mask_from_clicks(inputs, points: list[str], boxes: list[str], out: Path, name: str,
-                      masker: str, analyzer: str):
+                      masker: str, analyzer: str, settings: dict):
     """Use the folder's quadmask, or make one from --point/--box or points.json."""
     from dataclasses import replace
 
@@ -192,7 +203,9 @@ def _mask_from_clicks(inputs, points: list[str], boxes: list[str], out: Path, na
     work = out / ".void-work" / check_shot_name(name)
     stderr.print(f"{name}: making the quadmask from {len(prompts)} prompt(s) ({masker} + {analyzer}) ...")
     product = make_quadmask(inputs.plate, prompts, work, instruction=inputs.prompt.get("bg", ""),
-                            segmenter=masker, analyzer=analyzer, source=source)
+                            segmenter=masker, analyzer=analyzer, source=source,
+                            segmenter_settings=settings["masker_settings"],
+                            analyzer_settings=settings["analyzer_settings"])
     stderr.print(f"{name}: quadmask {product.quadmask} (analysis {product.analysis})")
     return replace(inputs, mask=product.quadmask)
 

@@ -42,7 +42,8 @@ def run_command(
     model_dir: Annotated[Path | None, typer.Option(
         help="Model folder for --engine void (see `void-farm models`).", show_default=False)] = None,
     refiner: Annotated[str, typer.Option(help="Refinement engine (flow, none).")] = "flow",
-    masker: Annotated[str, typer.Option(help="Masking engine for clicks (classical).")] = "classical",
+    masker: Annotated[str, typer.Option(
+        help="Masking engine for clicks (classical, sam2: checkpoint from --config).")] = "classical",
     analyzer: Annotated[str, typer.Option(
         help="Analysis engine (heuristic, gemini: needs GEMINI_API_KEY).")] = "heuristic",
     db: Annotated[str | None, typer.Option(
@@ -56,6 +57,9 @@ def run_command(
     rate: Annotated[str | None, typer.Option(
         help="Frame rate when the cut list has none (EDL), e.g. 24000/1001.",
         show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="Engine settings file, TOML: model paths and options per engine (default: "
+             "$VOID_FARM_CONFIG).", show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Redo every stage even when lineage shows it done.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
@@ -64,13 +68,12 @@ def run_command(
     Exit status 0 only when every shot succeeded. Rerunning skips what lineage shows done.
     """
     with handled_errors():
-        engine_settings = {"model_dir": str(model_dir.resolve())} if model_dir else {}
-        db_url = _preflight(cutlist, out, media_root, rate, db, engine, engine_settings,
-                            refiner, masker, analyzer)
-        summary = execute(cutlist, out, media_root=media_root, engine=engine,
-                          engine_settings=engine_settings, refiner=refiner, masker=masker,
-                          analyzer=analyzer, db=db_url, force=force, rate=rate,
-                          ray_address=ray_address, ray_cpus=ray_cpus)
+        settings = engine_settings_from(config, engine, masker, analyzer, model_dir)
+        db_url = _preflight(cutlist, out, media_root, rate, db, engine, refiner, masker, analyzer,
+                            settings)
+        summary = execute(cutlist, out, media_root=media_root, engine=engine, refiner=refiner,
+                          masker=masker, analyzer=analyzer, db=db_url, force=force, rate=rate,
+                          ray_address=ray_address, ray_cpus=ray_cpus, **settings)
         if json_output:
             stdout.print_json(json.dumps(summary))
         else:
@@ -79,8 +82,26 @@ def run_command(
             raise typer.Exit(1)
 
 
+def engine_settings_from(config: Path | None, engine: str, masker: str, analyzer: str,
+                         model_dir: Path | None) -> dict[str, dict]:
+    """The chosen engines' settings: the config file's sections, then --model-dir."""
+    from void_core.config import load_engine_config
+
+    from void_core.errors import InputError
+
+    loaded = load_engine_config(config)
+    engine_settings = loaded.settings("inpaint", engine)
+    if model_dir is not None and engine != "void":
+        raise InputError(model_dir, "--model-dir is only used by --engine void")
+    if model_dir is not None:
+        engine_settings["model_dir"] = str(model_dir.resolve())
+    return {"engine_settings": engine_settings,
+            "masker_settings": loaded.settings("masking", masker),
+            "analyzer_settings": loaded.settings("analysis", analyzer)}
+
+
 def _preflight(cutlist: Path, out: Path, media_root: Path | None, rate: str | None, db: str | None,
-               engine: str, engine_settings: dict, refiner: str, masker: str, analyzer: str) -> str:
+               engine: str, refiner: str, masker: str, analyzer: str, settings: dict) -> str:
     """Validate everything cheap; return the lineage URL the run will use."""
     from void_core.cutlist import exact_rate, read_cutlist
     from void_core.inpaint import create_inpainter
@@ -90,10 +111,10 @@ def _preflight(cutlist: Path, out: Path, media_root: Path | None, rate: str | No
     from void_core.refine import create_refiner
 
     read_cutlist(cutlist, media_root=media_root, rate=exact_rate(rate) if rate else None)
-    create_inpainter(engine, **engine_settings)
+    create_inpainter(engine, **settings["engine_settings"])
     create_refiner(refiner)
-    create_segmenter(masker)
-    create_analyzer(analyzer)
+    create_segmenter(masker, **settings["masker_settings"])
+    create_analyzer(analyzer, **settings["analyzer_settings"])
     out.mkdir(parents=True, exist_ok=True)
     url = db or os.environ.get(ENV_VAR) or f"sqlite:///{(out / 'void-farm-lineage.db').resolve()}"
     open_store(url).close()  # a wrong URL fails here, before any work
@@ -123,16 +144,17 @@ def _summary_of(state, cutlist: Path, out: Path) -> dict:
     from void_core.cutlist import read_cutlist
     from void_core.errors import VoidFarmError
 
-    data = state.data if isinstance(getattr(state, "data", None), dict) else None
-    if data is None:
-        try:
-            data = state.result(raise_on_failure=False)
-        except Exception:  # the flow crashed before it could report; say why below
-            data = None
-    if isinstance(data, dict) and "shots" in data:
-        return data
-    if isinstance(data, VoidFarmError):
-        raise data
+    from flows.cutlist_flow import summary_from
+
+    summary = summary_from(state)
+    if summary is not None:
+        return summary
+    try:
+        error = state.result(raise_on_failure=False)
+    except Exception:  # the flow crashed before it could report; say why below
+        error = None
+    if isinstance(error, VoidFarmError):
+        raise error
     name = read_cutlist(cutlist).name
     summary_file = out / f"{name}{SUMMARY_SUFFIX}"
     raise VoidFarmError(f"the run of {cutlist} ended {state.type.value.lower()}: "

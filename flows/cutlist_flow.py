@@ -30,7 +30,7 @@ from prefect.states import Completed, Failed
 from prefect_ray.context import remote_options
 
 from flows.ray_runner import FarmRayTaskRunner
-from tasks.engine_host import engine_resources, is_resident, start_host
+from tasks.engine_host import engine_resources, host_report, is_resident, start_host
 from tasks.shot_stages import RAY_MAX_RETRIES, STAGE_TASKS
 from void_core import stages
 from void_core.errors import VoidFarmError
@@ -54,6 +54,17 @@ class ShotOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def summary_from(state) -> dict | None:
+    """The run summary a finished `cleanup-cutlist` state carries (top-level or subflow)."""
+    data = getattr(state, "data", None)
+    if not isinstance(data, dict):
+        try:
+            data = state.result(raise_on_failure=False)
+        except Exception:  # a crashed run has no result to give
+            return None
+    return data if isinstance(data, dict) and "shots" in data else None
+
+
 def _flow_run_name() -> str:
     return Path(str(flow_run.parameters.get("cutlist", "cutlist"))).stem
 
@@ -64,14 +75,18 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                     engine: str = "classical", engine_settings: dict | None = None,
                     refiner: str = "flow", masker: str = "classical", analyzer: str = "heuristic",
                     db: str | None = None, force: bool = False, rate: str | None = None,
-                    resident: bool | None = None):
+                    resident: bool | None = None, masker_settings: dict | None = None,
+                    analyzer_settings: dict | None = None):
     """Clean every shot of `cutlist`; EXRs, previews and a conformed OTIO go to `out`."""
     logger = get_run_logger()
     cut = _read_cutlist(cutlist, media_root, rate)
     settings = stages.RunSettings(
         run_id="", cutlist=cut.name, out_root=Path(out).resolve(), db_url=db, engine=engine,
         engine_settings=dict(engine_settings or {}), refiner=refiner, masker=masker,
-        analyzer=analyzer, force=force)
+        masker_settings=dict(masker_settings or {}), analyzer=analyzer,
+        analyzer_settings=dict(analyzer_settings or {}), force=force)
+    # Resolved once here: a worker must not fall back to a database of its own.
+    settings = replace(settings, db_url=settings.lineage_url)
     store = _open_store(settings)
     run_id = store.start_run(cut.name, kind="cutlist", prefect_flow_run_id=flow_run.id,
                              settings=_run_record(cut, settings))
@@ -85,18 +100,22 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     logger.info("%s: %d shot(s), %d unusable event(s); lineage run %s", cut.name, len(plans),
                 len(cut.problems), run_id)
 
+    host = None
     try:
         resident_engine = is_resident(engine, settings.engine_settings, resident)
         if resident_engine:
-            start_host(settings)
+            host = start_host(settings)  # this handle keeps the actor (and its model) alive
         chains = {plan.name: _submit_chain(settings, plan, resident_engine) for plan in plans}
         outcomes += _collect(store, chains, plans, cut.name)
+        host_stats = host_report(host) if host is not None else None
     except BaseException as err:  # Ctrl-C, a lost driver: say so in lineage, then stop
         _abandon(store, run_id, plans, err)
         raise
+    finally:
+        host = None  # the last handle goes: the actor exits and frees its GPU
 
     otio_path = _write_conformed(cut, settings, outcomes)
-    summary = _summary(cut, settings, outcomes, otio_path)
+    summary = _summary(cut, settings, outcomes, otio_path, host_stats)
     _publish_artifacts(cut.name, outcomes, summary)
     failed = [o for o in outcomes if o.status != "succeeded"]
     store.finish_run(run_id, "failed" if failed else "succeeded",
@@ -138,7 +157,8 @@ def _run_record(cut, settings: stages.RunSettings) -> dict:
     return {"cutlist": str(cut.path), "format": cut.format, "out": str(settings.out_root),
             "engine": settings.engine, "engine_settings": settings.engine_settings,
             "refiner": settings.refiner, "masker": settings.masker,
-            "analyzer": settings.analyzer, "force": settings.force}
+            "masker_settings": settings.masker_settings, "analyzer": settings.analyzer,
+            "analyzer_settings": settings.analyzer_settings, "force": settings.force}
 
 
 def _record_problem(store, run_id: str, index: int, problem: str) -> ShotOutcome:
@@ -228,11 +248,11 @@ def _write_conformed(cut, settings: stages.RunSettings, outcomes: list[ShotOutco
         spec = next(s for s in cut.shots if s.name == outcome.name)
         plates[outcome.name] = CleanPlate.for_shot(spec, Path(outcome.out_dir))
     path = settings.out_root / f"{cut.name}{CONFORMED_SUFFIX}"
-    return write_conformed_otio(cut, plates, path)
+    return write_conformed_otio(cut, plates, path, run_id=settings.run_id)
 
 
 def _summary(cut, settings: stages.RunSettings, outcomes: list[ShotOutcome],
-             otio_path: Path | None) -> dict:
+             otio_path: Path | None, host_stats: dict | None) -> dict:
     summary = {
         "cutlist": str(cut.path), "name": cut.name, "run_id": settings.run_id,
         "out": str(settings.out_root), "lineage": _masked_url(settings.lineage_url),
@@ -241,6 +261,8 @@ def _summary(cut, settings: stages.RunSettings, outcomes: list[ShotOutcome],
         "failed": sum(o.status != "succeeded" for o in outcomes),
         "shots": [o.__dict__ for o in outcomes],
     }
+    if host_stats is not None:
+        summary["engine_host"] = host_stats
     path = settings.out_root / f"{cut.name}{SUMMARY_SUFFIX}"
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(summary, indent=2))
@@ -283,4 +305,4 @@ def _key(cut_name: str, what: str) -> str:
     return f"{slug}-{what}"
 
 
-__all__ = ["CONFORMED_SUFFIX", "SUMMARY_SUFFIX", "ShotOutcome", "cleanup_cutlist"]
+__all__ = ["CONFORMED_SUFFIX", "SUMMARY_SUFFIX", "ShotOutcome", "cleanup_cutlist", "summary_from"]

@@ -78,7 +78,7 @@ def cleanup_drop_folder(folder: str, out: str, media_root: str | None = None,
                         engine: str = "classical", engine_settings: dict | None = None,
                         db: str | None = None) -> dict:
     """Clean every cut list that landed in `folder` since it was last cleaned successfully."""
-    from flows.cutlist_flow import cleanup_cutlist
+    from flows.cutlist_flow import cleanup_cutlist, summary_from
 
     logger = get_run_logger()
     out_root = Path(out)
@@ -88,7 +88,7 @@ def cleanup_drop_folder(folder: str, out: str, media_root: str | None = None,
         state = cleanup_cutlist(cutlist=str(path), out=out, media_root=media_root or str(path.parent),
                                 engine=engine, engine_settings=engine_settings, db=db,
                                 return_state=True)
-        summary = state.data if isinstance(getattr(state, "data", None), dict) else None
+        summary = summary_from(state)
         if state.is_completed() and summary is not None:
             record_in_ledger(out_root, path, digest, summary.get("run_id"))
             done.append(path.name)
@@ -105,14 +105,14 @@ def cleanup_landed_cutlist(cutlist: str, out: str, media_root: str | None = None
                            engine: str = "classical", engine_settings: dict | None = None,
                            db: str | None = None) -> dict:
     """What the landing trigger runs: one cut list, recorded in the ledger when it succeeds."""
-    from flows.cutlist_flow import cleanup_cutlist
+    from flows.cutlist_flow import cleanup_cutlist, summary_from
 
     path = Path(cutlist)
     digest = content_digest(path)
     state = cleanup_cutlist(cutlist=cutlist, out=out, media_root=media_root or str(path.parent),
                             engine=engine, engine_settings=engine_settings, db=db,
                             return_state=True)
-    summary = state.data if isinstance(getattr(state, "data", None), dict) else None
+    summary = summary_from(state)
     if not (state.is_completed() and summary is not None):
         raise RuntimeError(f"{path.name}: {state.message}")
     record_in_ledger(Path(out), path, digest, summary.get("run_id"))

@@ -38,7 +38,7 @@ def connect_ray(address: str | None = None, *, num_cpus: int | None = None) -> d
     if address:
         try:
             ray.init(address=address, **common)
-        except (ConnectionError, RuntimeError, ValueError) as err:
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as err:
             raise RayUnreachable(f"cannot attach to the Ray cluster at {address}: "
                                  f"{str(err).splitlines()[0]} (is `ray start --head` running there, "
                                  "and is RAY_AUTH_TOKEN set when the cluster uses token auth?)") from None

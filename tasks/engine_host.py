@@ -67,6 +67,11 @@ def start_host(run_settings: stages.RunSettings):
     return actor.remote(run_settings.engine, run_settings.engine_settings)
 
 
+def host_report(host) -> dict:
+    """What the host did over the run (shots served, model loads), for the run's summary."""
+    return ray.get(host.stats.remote())
+
+
 def find_host(run_settings: stages.RunSettings):
     return ray.get_actor(host_name(run_settings), namespace=NAMESPACE)
 

@@ -15,6 +15,18 @@ class VoidFarmError(Exception):
 
     retryable: bool = False
 
+    def __reduce__(self):
+        # Errors cross process boundaries (Ray workers -> the flow): rebuild them from their
+        # state, not by calling the subclass's __init__ with the message (different arguments).
+        return (_rebuild_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_error(cls: type, args: tuple, state: dict) -> VoidFarmError:
+    error = Exception.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InputError(VoidFarmError):
     """A file the user gave is missing, unreadable or inconsistent.

@@ -52,7 +52,9 @@ class MaskProduct:
 
 def make_quadmask(plate_path: Path, prompts: list[ClickPrompt], work_dir: Path, *,
                   instruction: str = "", segmenter: str = "classical", analyzer: str = "heuristic",
-                  gridify: bool = True, source: Path | None = None) -> MaskProduct:
+                  gridify: bool = True, source: Path | None = None,
+                  segmenter_settings: dict | None = None,
+                  analyzer_settings: dict | None = None) -> MaskProduct:
     """Segment, analyse and combine into `work_dir/quadmask_0.mp4`.
 
     Raises:
@@ -62,7 +64,8 @@ def make_quadmask(plate_path: Path, prompts: list[ClickPrompt], work_dir: Path, 
     plate = open_plate(plate_path)
     info = plate.info
     prompts = validate_prompts(prompts, info.width, info.height, info.frame_count, source=source)
-    masker, thinker = create_segmenter(segmenter), create_analyzer(analyzer)
+    masker = create_segmenter(segmenter, **(segmenter_settings or {}))
+    thinker = create_analyzer(analyzer, **(analyzer_settings or {}))
     work_dir.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
 

@@ -265,7 +265,8 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     remove_stale_temporaries(out_dir)
     attributes = _lineage_attributes(request, plate, engine, refiner)
     timings = {"scan": time.perf_counter() - started, "decode": 0.0, "fill": 0.0, "write": 0.0}
-    shot = _shot_frames(plate, reader, boxes, feather, timings)
+    shot = _shot_frames(plate, reader, boxes, feather, timings,
+                        prompt=str(request.inputs.prompt.get("bg", "") or ""))
     writer = _FrameWriter(out_dir, name, first_frame, plate, attributes, request.compression, timings)
     total = plate.info.frame_count
     try:
@@ -318,7 +319,7 @@ def _lineage_attributes(request: ShotRequest, plate: Plate, engine, refiner) -> 
 
 
 def _shot_frames(plate: Plate, reader: QuadmaskReader, boxes: tuple[Box, ...], feather: Feather,
-                 timings: dict[str, float]) -> ShotFrames:
+                 timings: dict[str, float], prompt: str = "") -> ShotFrames:
     def stream() -> Iterator[Frame]:
         def decoded() -> Iterator[Frame]:
             clock = time.perf_counter()
@@ -331,7 +332,8 @@ def _shot_frames(plate: Plate, reader: QuadmaskReader, boxes: tuple[Box, ...], f
 
     return ShotFrames(width=plate.info.width, height=plate.info.height,
                       frame_count=plate.info.frame_count, boxes=boxes, feather=feather,
-                      stream=stream, to_display=plate.display)
+                      stream=stream, to_display=plate.display, rate=plate.info.rate,
+                      prompt=prompt)
 
 
 def _render(plate: Plate, engine: Inpainter, refiner, shot: ShotFrames,

@@ -39,6 +39,7 @@ def shot_identity(request: ShotRequest) -> tuple[str, dict]:
         "mask": file_digest(request.inputs.mask),
         "engine": [engine.name, engine.version, engine.settings()],
         "refiner": [refiner.name, refiner.version, refiner.settings()] if refiner else None,
+        "prompt": request.inputs.prompt.get("bg", ""),  # text-conditioned engines depend on it
         "compression": request.compression,
         "transfer": plate.info.transfer.value,
         "rate": str(plate.info.rate),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from void_core.errors import EngineNotFoundError
 from void_core.inpaint.base import Fill, Frame, Inpainter, InpaintStats, ShotFrames
 
-ENGINES = ("classical",)
+ENGINES = ("classical", "void")
 
 
 def create_inpainter(name: str, **settings) -> Inpainter:
@@ -14,6 +14,10 @@ def create_inpainter(name: str, **settings) -> Inpainter:
         from void_core.inpaint.classical import ClassicalInpainter
 
         return ClassicalInpainter(**settings)
+    if name == "void":  # imported only when chosen: it pulls in torch and diffusers
+        from void_core.inpaint.void.engine import VoidInpainter
+
+        return VoidInpainter(**settings)
     raise EngineNotFoundError("inpainting", name, list(ENGINES))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Protocol
 
 import numpy as np
@@ -66,6 +67,8 @@ class ShotFrames:
         feather: the composite band; `feather.hole(quad_crop)` are the pixels to fill.
         stream: returns a fresh iterator over all frames, in order.
         to_display: raw pixels -> display-referred float32 [0, 1].
+        rate: the plate's frame rate (None: unknown); engines trained at another rate map to it.
+        prompt: the scene after removal (prompt.json's `bg`), for engines that take text.
     """
 
     width: int
@@ -75,6 +78,8 @@ class ShotFrames:
     feather: Feather
     stream: Callable[[], Iterator[Frame]]
     to_display: Callable[[np.ndarray], np.ndarray]
+    rate: Fraction | None = None
+    prompt: str = ""
 
 
 class Inpainter(Protocol):

@@ -76,6 +76,9 @@ class ClassicalInpainter:
         return {"observations": self.observations, "spatial_radius": self.spatial_radius,
                 "match_tone": self.match_tone}
 
+    def resources(self) -> dict:
+        return {"num_cpus": 1}
+
     def inpaint(self, shot: ShotFrames) -> Iterator[Fill]:
         if all(box.empty for box in shot.boxes):
             for frame in shot.stream():

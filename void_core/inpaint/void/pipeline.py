@@ -37,6 +37,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from void_core import quadmask
 from void_core.inpaint.void import vae as void_vae
 from void_core.inpaint.void.load import VoidModels
+from void_core.inpaint.void.offload import execution_device
 from void_core.inpaint.void.windows import (
     LatentWindow,
     WindowBlender,
@@ -135,7 +136,7 @@ def run_pass1(
     overlap = latent_overlap(stride_frames)
     _check_inputs(video, mask, prompt_embeds, models, window, overlap)
     trace = Pass1Trace() if record else None
-    device = transformer.device
+    device = execution_device(transformer)  # not .device: offloaded weights rest on the CPU
 
     # 2. Timesteps (a fresh scheduler, so the caller's instance is never mutated)
     scheduler = type(scheduler_template).from_config(scheduler_template.config)
@@ -217,7 +218,7 @@ def rotary_embedding(
 def decode_latents(vae, latents: torch.Tensor) -> torch.Tensor:
     """Pipeline latents (b, f, c, h, w) -> video (b, 3, 4(f-1)+1, H, W) in [0, 1], VOID's way."""
     scaled = latents.permute(0, 2, 1, 3, 4) * (1 / vae.config.scaling_factor)
-    frames = void_vae.decode(vae, scaled.to(device=vae.device, dtype=vae.dtype))
+    frames = void_vae.decode(vae, scaled.to(device=execution_device(vae), dtype=vae.dtype))
     return (frames / 2 + 0.5).clamp(0, 1)
 
 
@@ -259,9 +260,9 @@ def _conditioning(video, mask, models, noise, noise_strength, generator, trace) 
     """[mask latents | video latents] in (b, f, 2c, h, w), as VOID's pipeline builds them."""
     vae = models.vae
     thresholded = torch.from_numpy(quadmask.pipeline_thresholds(mask.float().cpu().numpy()))
-    thresholded = thresholded.to(vae.device)
+    thresholded = thresholded.to(execution_device(vae))
     vae_mask = 1 - thresholded.repeat(1, 3, 1, 1, 1)
-    conditioning_video = 2.0 * video.to(vae.device).float() - 1.0
+    conditioning_video = 2.0 * video.to(execution_device(vae)).float() - 1.0
     if models.add_noise_in_inpaint_model:
         conditioning_video = _add_conditioning_noise(
             conditioning_video, noise, noise_strength, generator

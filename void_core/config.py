@@ -1,0 +1,78 @@
+"""Engine settings from a TOML file: where a farm keeps its model paths and engine options.
+
+    # void-farm.toml (given with --config, or $VOID_FARM_CONFIG)
+    [inpaint.void]
+    model_dir = "/models/void"          # local paths only: nothing is ever downloaded
+    memory_mode = "model_offload"
+
+    [masking.sam2]
+    checkpoint = "/models/sam2.1_hiera_large.pt"
+    config = "configs/sam2.1/sam2.1_hiera_l.yaml"
+
+    [analysis.gemini]
+    model = "gemini-3-pro-preview"      # the key comes from $GEMINI_API_KEY, never from here
+
+Sections are `[<stage>.<engine>]` with stage one of inpaint, masking, analysis, refine; an
+engine not named in the file gets its defaults. Settings given on the command line win.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from void_core.errors import InputError
+
+ENV_VAR = "VOID_FARM_CONFIG"
+STAGES = ("inpaint", "masking", "analysis", "refine")
+SECRET_WORDS = ("key", "token", "secret", "password")  # as a whole name or its last word
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Settings per (stage, engine) name."""
+
+    sections: dict[str, dict[str, dict]] = field(default_factory=dict)
+    path: Path | None = None
+
+    def settings(self, stage: str, engine: str) -> dict:
+        return dict(self.sections.get(stage, {}).get(engine, {}))
+
+
+def load_engine_config(path: str | Path | None = None) -> EngineConfig:
+    """Read `path` (or $VOID_FARM_CONFIG); no file given: an empty configuration."""
+    path = path or os.environ.get(ENV_VAR)
+    if not path:
+        return EngineConfig()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(path, "configuration file not found", f"fix --config or ${ENV_VAR}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise InputError(path, f"is not valid TOML ({err})") from None
+    return EngineConfig(sections=_checked(path, data), path=path)
+
+
+def _checked(path: Path, data: dict) -> dict[str, dict[str, dict]]:
+    sections: dict[str, dict[str, dict]] = {}
+    for stage, engines in data.items():
+        if stage not in STAGES or not isinstance(engines, dict):
+            raise InputError(path, f"unknown section [{stage}]",
+                             f"use [<stage>.<engine>] with stage one of {', '.join(STAGES)}")
+        for engine, settings in engines.items():
+            if not isinstance(settings, dict):
+                raise InputError(path, f"[{stage}] {engine} = ... is not a table",
+                                 f"write it as [{stage}.{engine}] with its settings below")
+            secrets = [k for k in settings if k.lower().split("_")[-1] in SECRET_WORDS]
+            if secrets:
+                raise InputError(path, f"[{stage}.{engine}] holds a secret ({secrets[0]})",
+                                 "secrets come from the environment (e.g. GEMINI_API_KEY), "
+                                 "never from a file that ends up in lineage")
+            sections.setdefault(stage, {})[engine] = settings
+    return sections
+
+
+__all__ = ["ENV_VAR", "EngineConfig", "load_engine_config"]

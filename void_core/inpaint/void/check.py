@@ -1,0 +1,425 @@
+"""Is this a usable VOID model directory? Checked without a GPU and without loading weights.
+
+A VOID pass-1 model directory (what `load_void_models` and the `void` engine read):
+
+    DIR/transformer/     config.json (CogVideoXTransformer3DModel, in_channels 48) and
+                         diffusion_pytorch_model.safetensors (VOID's void_pass1.safetensors;
+                         or shards listed in diffusion_pytorch_model.safetensors.index.json)
+    DIR/vae/             config.json (AutoencoderKLCogVideoX) + weights, from the base model
+    DIR/scheduler/       scheduler_config.json (DDIMScheduler), from the base model
+    DIR/text_encoder/    config.json (T5EncoderModel) + model*.safetensors, and
+    DIR/tokenizer/       tokenizer.json or spiece.model, both from the base model,
+      or DIR/prompt_embeds.safetensors   precomputed prompt embeddings (see `text.py`)
+    DIR/void_farm_model.json  optional: the engine's defaults for this model (sample_size, steps)
+
+The check parses every config, reads each safetensors *header* (8-byte length + JSON: names,
+dtypes, shapes, byte offsets) to verify that shards are complete, that the file sizes match
+their headers (a truncated download fails here), and that the tensors VOID depends on have the
+right shapes: the transformer's patch embedding must take 48 input channels (16 noisy + 16
+VAE-mask + 16 video latents), its text projection must match the text embeddings' width. It
+also lists the sha256 of every weight file (`weight_checksums`, cached beside the files in
+`.void-farm-checksums.json` when the folder is writable, so lineage does not re-hash 20 GB).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from void_core.inpaint.void.load import VOID_IN_CHANNELS
+from void_core.inpaint.void.text import MAX_SEQUENCE_LENGTH, PROMPT_EMBEDS_FILE
+
+DEFAULTS_FILE = "void_farm_model.json"
+CHECKSUM_CACHE = ".void-farm-checksums.json"
+WEIGHT_FOLDERS = ("transformer", "vae", "text_encoder")
+PASS1_PARTS = ("transformer", "vae", "scheduler", "text_encoder", "tokenizer")
+_SCHEDULERS = ("DDIMScheduler", "CogVideoXDDIMScheduler")
+_BYTES_PER_DTYPE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
+                    "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+
+
+class ModelDirProblem(ValueError):
+    """A header or config that cannot be used; the message is one line naming the file."""
+
+
+@dataclass
+class ComponentReport:
+    """What one component folder holds."""
+
+    files: list[str] = field(default_factory=list)
+    tensors: int = 0
+    parameters: int = 0
+    dtypes: dict[str, int] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+
+@dataclass
+class ModelDirReport:
+    """The outcome of `check_model_dir`: `problems` (one line each) make the directory unusable."""
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    components: dict[str, ComponentReport] = field(default_factory=dict)
+    text: str | None = None
+    checksums: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        data["ok"] = self.ok
+        return data
+
+
+def check_model_dir(directory: str | Path, *, checksums: bool = True) -> ModelDirReport:
+    """Validate a VOID model directory (see the module docstring); never raises for bad content."""
+    root = Path(directory)
+    report = ModelDirReport(path=root)
+    if not root.is_dir():
+        report.problems.append(f"{root}: {'is not a folder' if root.exists() else 'not found'}")
+        return report
+    transformer = _component(report, root, "transformer", "config.json", "diffusion_pytorch_model")
+    vae = _component(report, root, "vae", "config.json", "diffusion_pytorch_model")
+    _check_scheduler(report, root)
+    text_width = _check_text(report, root)
+    if transformer is not None:
+        _check_transformer(report, root, transformer, text_width)
+    if vae is not None and transformer is not None:
+        _check_vae_matches(report, root, vae, transformer)
+    _check_defaults(report, root)
+    if checksums and report.ok:
+        report.checksums = weight_checksums(root)
+    return report
+
+
+# --- components -----------------------------------------------------------------------------
+
+
+def _component(report: ModelDirReport, root: Path, name: str, config_name: str,
+               weights_stem: str) -> tuple[ComponentReport, dict[str, dict]] | None:
+    """Config + weights of one folder; records problems and returns None when unusable."""
+    folder = root / name
+    if not folder.is_dir():
+        report.problems.append(f"{folder}: missing (a VOID model folder needs {name}/)")
+        return None
+    try:
+        config = read_json(folder / config_name)
+        tensors, files = read_weights(folder, weights_stem)
+    except ModelDirProblem as problem:
+        report.problems.append(str(problem))
+        return None
+    component = ComponentReport(files=files, config=config, tensors=len(tensors))
+    for info in tensors.values():
+        component.parameters += _count(info["shape"])
+        component.dtypes[info["dtype"]] = component.dtypes.get(info["dtype"], 0) + 1
+    report.components[name] = component
+    return component, tensors
+
+
+def _check_transformer(report, root, transformer, text_width: int | None) -> None:
+    component, tensors = transformer
+    config = component.config
+    where = root / "transformer" / "config.json"
+    if config.get("_class_name") not in (None, "CogVideoXTransformer3DModel"):
+        report.warnings.append(f"{where}: _class_name is {config.get('_class_name')!r}, "
+                               "expected CogVideoXTransformer3DModel")
+    in_channels = config.get("in_channels")
+    if in_channels != VOID_IN_CHANNELS:
+        report.problems.append(
+            f"{where}: in_channels is {in_channels}, VOID needs {VOID_IN_CHANNELS} (16 noisy + 16 "
+            "VAE-mask + 16 video latents; set it to 48 with VOID's transformer weights)")
+        return
+    try:
+        heads, head_dim = int(config["num_attention_heads"]), int(config["attention_head_dim"])
+        patch, patch_t = int(config["patch_size"]), config.get("patch_size_t")
+    except (KeyError, TypeError, ValueError):
+        report.problems.append(
+            f"{where}: missing num_attention_heads, attention_head_dim or patch_size")
+        return
+    inner = heads * head_dim
+    if patch_t:
+        expected = [inner, in_channels * patch * patch * int(patch_t)]
+    else:
+        expected = [inner, in_channels, patch, patch]
+    _expect_shape(report, root / "transformer", tensors, "patch_embed.proj.weight", expected,
+                  "the patch embedding must take VOID's 48 input channels")
+    text_dim = config.get("text_embed_dim")
+    _expect_shape(report, root / "transformer", tensors, "patch_embed.text_proj.weight",
+                  [inner, text_dim], "must match text_embed_dim in config.json")
+    if text_width is not None and text_dim is not None and text_width != text_dim:
+        report.problems.append(
+            f"{root}: the text embeddings are {text_width} wide but transformer/config.json "
+            f"text_embed_dim is {text_dim} (text encoder and transformer do not belong together)")
+
+
+def _expect_shape(report, folder: Path, tensors: dict, name: str, expected: list, why: str) -> None:
+    info = tensors.get(name)
+    if info is None:
+        report.problems.append(
+            f"{folder}: weights have no tensor {name!r} (not a CogVideoX transformer?)")
+    elif list(info["shape"]) != list(expected):
+        report.problems.append(
+            f"{folder}: {name} has shape {info['shape']}, expected {expected} ({why})")
+
+
+def _check_vae_matches(report, root, vae, transformer) -> None:
+    latent = vae[0].config.get("latent_channels")
+    if latent is not None and VOID_IN_CHANNELS != 3 * int(latent):
+        report.problems.append(
+            f"{root / 'vae' / 'config.json'}: latent_channels {latent} does not give the "
+            f"transformer's {VOID_IN_CHANNELS} input channels (3 x 16 expected)")
+    class_name = vae[0].config.get("_class_name")
+    if class_name not in (None, "AutoencoderKLCogVideoX"):
+        report.warnings.append(f"{root / 'vae' / 'config.json'}: _class_name is "
+                               f"{class_name!r}, expected AutoencoderKLCogVideoX")
+
+
+def _check_scheduler(report: ModelDirReport, root: Path) -> None:
+    path = root / "scheduler" / "scheduler_config.json"
+    if not path.parent.is_dir():
+        report.problems.append(f"{path.parent}: missing (a VOID model folder needs scheduler/)")
+        return
+    try:
+        config = read_json(path)
+    except ModelDirProblem as problem:
+        report.problems.append(str(problem))
+        return
+    report.components["scheduler"] = ComponentReport(files=["scheduler/scheduler_config.json"],
+                                                     config=config)
+    if config.get("_class_name") not in _SCHEDULERS:
+        report.warnings.append(f"{path}: _class_name {config.get('_class_name')!r}; VOID samples "
+                               "with DDIMScheduler (the engine builds that class from this config)")
+    if config.get("prediction_type") != "v_prediction":
+        report.warnings.append(f"{path}: prediction_type {config.get('prediction_type')!r}, "
+                               "CogVideoX models predict v (v_prediction)")
+
+
+def _check_text(report: ModelDirReport, root: Path) -> int | None:
+    """The text side; returns the embeddings' width when known."""
+    encoder, tokenizer = root / "text_encoder", root / "tokenizer"
+    if encoder.is_dir() or tokenizer.is_dir():
+        report.text = "t5"
+        width = None
+        found = _component(report, root, "text_encoder", "config.json", "model")
+        if found is not None:
+            width = found[0].config.get("d_model")
+        if not tokenizer.is_dir():
+            report.problems.append(f"{tokenizer}: missing (text_encoder/ needs its tokenizer/)")
+        elif not any((tokenizer / name).is_file() for name in ("tokenizer.json", "spiece.model")):
+            report.problems.append(f"{tokenizer}: has neither tokenizer.json nor spiece.model")
+        else:
+            report.components["tokenizer"] = ComponentReport(
+                files=sorted(f"tokenizer/{p.name}" for p in tokenizer.iterdir() if p.is_file()))
+        return width
+    embeds = root / PROMPT_EMBEDS_FILE
+    if embeds.is_file():
+        report.text = "embeddings"
+        try:
+            tensors = read_safetensors_header(embeds)
+        except ModelDirProblem as problem:
+            report.problems.append(str(problem))
+            return None
+        default = tensors.get("default")
+        if default is None:
+            report.problems.append(
+                f"{embeds}: no 'default' tensor (the embedding used for any prompt)")
+            return None
+        shape = list(default["shape"])
+        if shape[-2:-1] != [MAX_SEQUENCE_LENGTH] or len(shape) not in (2, 3):
+            report.problems.append(f"{embeds}: 'default' has shape {shape}, expected "
+                                   f"[1, {MAX_SEQUENCE_LENGTH}, width]")
+            return None
+        report.components["prompt_embeds"] = ComponentReport(
+            files=[PROMPT_EMBEDS_FILE], tensors=len(tensors),
+            dtypes={default["dtype"]: len(tensors)})
+        return shape[-1]
+    report.problems.append(f"{root}: no text side: needs text_encoder/ + tokenizer/ (T5 from the "
+                           f"base model) or {PROMPT_EMBEDS_FILE}")
+    return None
+
+
+def _check_defaults(report: ModelDirReport, root: Path) -> None:
+    path = root / DEFAULTS_FILE
+    if not path.exists():
+        return
+    try:
+        read_model_defaults(root)
+    except ModelDirProblem as problem:
+        report.problems.append(str(problem))
+
+
+def read_model_defaults(root: Path) -> dict:
+    """The optional void_farm_model.json: {"sample_size": [h, w], "num_inference_steps": n}."""
+    path = Path(root) / DEFAULTS_FILE
+    if not path.is_file():
+        return {}
+    data = read_json(path)
+    size = data.get("sample_size")
+    if size is not None and not (isinstance(size, list) and len(size) == 2
+                                 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise ModelDirProblem(f"{path}: sample_size must be [height, width], got {size!r}")
+    steps = data.get("num_inference_steps")
+    if steps is not None and not (isinstance(steps, int) and steps > 0):
+        raise ModelDirProblem(f"{path}: num_inference_steps must be a positive integer, got {steps!r}")
+    return data
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise ModelDirProblem(f"{path}: missing")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelDirProblem(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ModelDirProblem(f"{path}: expected a JSON object")
+    return data
+
+
+def read_weights(folder: Path, stem: str) -> tuple[dict[str, dict], list[str]]:
+    """All tensor headers of `<stem>.safetensors` or of its shards (via the index)."""
+    single, index = folder / f"{stem}.safetensors", folder / f"{stem}.safetensors.index.json"
+    if single.is_file():
+        return read_safetensors_header(single), [f"{folder.name}/{single.name}"]
+    if index.is_file():
+        weight_map = read_json(index).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise ModelDirProblem(f"{index}: no weight_map")
+        tensors: dict[str, dict] = {}
+        for shard in sorted(set(weight_map.values())):
+            if not (folder / shard).is_file():
+                raise ModelDirProblem(f"{folder / shard}: missing (listed in {index.name})")
+            tensors.update(read_safetensors_header(folder / shard))
+        missing = sorted(set(weight_map) - set(tensors))
+        if missing:
+            raise ModelDirProblem(f"{index}: {len(missing)} tensor(s) of the index are in no shard, "
+                                  f"e.g. {missing[0]!r}")
+        return tensors, [f"{folder.name}/{shard}" for shard in sorted(set(weight_map.values()))]
+    others = sorted(p.name for p in folder.glob("*.bin"))
+    hint = (f" (found {others[0]}: convert it to safetensors)" if others else "")
+    raise ModelDirProblem(f"{single}: missing{hint}")
+
+
+def read_safetensors_header(path: Path) -> dict[str, dict]:
+    """Tensor name -> {dtype, shape, data_offsets} from the header alone; checks that the file
+    is as long as the header says (a truncated copy fails)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            raise ModelDirProblem(f"{path}: too short to be a safetensors file")
+        (length,) = struct.unpack("<Q", head)
+        if length > min(size - 8, 100 << 20):
+            raise ModelDirProblem(f"{path}: not a safetensors file (header length {length})")
+        try:
+            header = json.loads(handle.read(length))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ModelDirProblem(f"{path}: safetensors header is not valid JSON") from None
+    header.pop("__metadata__", None)
+    end = 0
+    for name, info in header.items():
+        try:
+            start, stop = info["data_offsets"]
+            expected = _count(info["shape"]) * _BYTES_PER_DTYPE.get(info["dtype"], 0)
+        except (KeyError, TypeError, ValueError):
+            raise ModelDirProblem(f"{path}: malformed header entry {name!r}") from None
+        if info["dtype"] in _BYTES_PER_DTYPE and stop - start != expected:
+            raise ModelDirProblem(f"{path}: tensor {name!r} spans {stop - start} bytes, its "
+                                  f"shape and dtype need {expected}")
+        end = max(end, stop)
+    if 8 + length + end != size:
+        raise ModelDirProblem(f"{path}: file is {size} bytes, its header describes "
+                              f"{8 + length + end} (incomplete copy?)")
+    return header
+
+
+def _count(shape) -> int:
+    count = 1
+    for dim in shape:
+        count *= int(dim)
+    return count
+
+
+# --- checksums ------------------------------------------------------------------------------
+
+
+def pass1_files(root: Path) -> list[Path]:
+    """Every file VOID's pass-1 output depends on: weights, configs, tokenizer, embeddings."""
+    files = []
+    for part in PASS1_PARTS:
+        folder = root / part
+        if folder.is_dir():
+            files.extend(path for path in sorted(folder.rglob("*"))
+                         if path.is_file() and not path.name.startswith("."))
+    if (root / PROMPT_EMBEDS_FILE).is_file():
+        files.append(root / PROMPT_EMBEDS_FILE)
+    return files
+
+
+_MEMORY_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def weight_checksums(root: str | Path) -> dict[str, str]:
+    """relative path -> "sha256:..." for every pass-1 file; cached by (path, size, mtime)."""
+    root = Path(root).resolve()
+    stored = _read_cache(root)
+    result, changed = {}, False
+    for path in pass1_files(root):
+        relative = path.relative_to(root).as_posix()
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        entry = stored.get(relative, {})
+        if key in _MEMORY_CACHE:
+            digest = _MEMORY_CACHE[key]
+        elif entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+            digest = entry["sha256"]
+        else:
+            digest = _sha256(path)
+        _MEMORY_CACHE[key] = digest
+        if entry.get("sha256") != digest or entry.get("mtime_ns") != stat.st_mtime_ns:
+            stored[relative] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+            changed = True
+        result[relative] = digest
+    if changed:
+        _write_cache(root, {k: v for k, v in stored.items() if k in result})
+    return result
+
+
+def _sha256(path: Path, chunk: int = 8 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def _read_cache(root: Path) -> dict:
+    try:
+        data = json.loads((root / CHECKSUM_CACHE).read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(root: Path, entries: dict) -> None:
+    """Best effort: a read-only model folder just means hashing again in the next process."""
+    temporary = root / f"{CHECKSUM_CACHE}.{os.getpid()}.tmp"
+    try:
+        temporary.write_text(json.dumps(entries, indent=1, sort_keys=True))
+        os.replace(temporary, root / CHECKSUM_CACHE)
+    except OSError:
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
