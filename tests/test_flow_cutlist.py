@@ -1,0 +1,228 @@
+"""The orchestrated run: the real Prefect flow (ephemeral API) on a real local Ray, end to end.
+
+These tests share one Ray instance and one Prefect API per test process (starting them costs
+~15 s); `xdist_group` keeps them in one worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from void_core.synth import SceneSpec, write_scene
+from void_core.synth.cutlist import write_synthetic_cutlist
+
+pytestmark = pytest.mark.xdist_group("ray-prefect")
+
+WIDTH, HEIGHT, FRAMES = 128, 80, 10
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    from flows.cli_run import prepare_prefect_environment
+    from flows.ray_runner import connect_ray
+
+    prepare_prefect_environment()
+    connect_ray(num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("media")
+    return [write_scene(SceneSpec(name=f"sh{10 * (i + 1):03d}", width=WIDTH, height=HEIGHT,
+                                  frames=FRAMES, shadow=True, seed=i),
+                        root / f"sh{10 * (i + 1):03d}", mask_name="ground_truth_mask.mp4")
+            for i in range(3)]
+
+
+def run(cutlist: Path, out: Path, **options) -> dict:
+    from flows.cli_run import execute
+
+    return execute(cutlist, out, **options)
+
+
+def exr_files(out: Path) -> dict[Path, int]:
+    return {path: path.stat().st_mtime_ns for path in sorted(out.glob("sh*/*.exr"))}
+
+
+def stage_rows(out: Path) -> list[tuple[str, str, str]]:
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT shot.name, stage_run.stage, stage_run.status FROM stage_run "
+            "JOIN shot ON shot.id = stage_run.shot_id ORDER BY stage_run.started")).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def test_a_cut_list_runs_end_to_end_and_a_rerun_rewrites_nothing(ray_local, scenes, tmp_path):
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel1.otio")
+    out = tmp_path / "out"
+    summary = run(cutlist, out)
+
+    assert (summary["succeeded"], summary["failed"]) == (3, 0), summary
+    exrs = exr_files(out)
+    assert len(exrs) == 3 * FRAMES
+    for shot in summary["shots"]:
+        assert shot["stages"] == {"ingest": "succeeded", "masking": "succeeded",
+                                  "analysis": "succeeded", "inpaint": "succeeded",
+                                  "qc": "succeeded"}
+        assert Path(shot["preview"]).stat().st_size > 0
+        assert Path(shot["contact_sheet"]).stat().st_size > 0
+    conformed = otio.adapters.read_from_file(summary["conformed_otio"])
+    clips = list(conformed.find_clips())
+    assert [c.name for c in clips] == ["sh010", "sh020", "sh030"]
+    for clip in clips:
+        assert isinstance(clip.media_reference, otio.schema.ImageSequenceReference)
+        first = clip.media_reference.target_url_for_image_number(0)
+        assert Path(first.removeprefix("file://")).exists(), first
+    assert {(name, stage) for name, stage, status in stage_rows(out) if status == "succeeded"} \
+        == {(s, stage) for s in ("sh010", "sh020", "sh030")
+            for stage in ("ingest", "masking", "analysis", "inpaint", "qc")} - \
+        {(s, "ingest") for s in ("sh010", "sh020", "sh030")}  # ingest checks, it records nothing
+
+    again = run(cutlist, out)
+    assert again["succeeded"] == 3
+    assert exr_files(out) == exrs, "a rerun must not rewrite any EXR"
+    for shot in again["shots"]:
+        assert {stage: status for stage, status in shot["stages"].items() if stage != "ingest"} \
+            == {"masking": "skipped", "analysis": "skipped", "inpaint": "skipped", "qc": "skipped"}
+    skipped = [row for row in stage_rows(out) if row[2] == "skipped"]
+    assert len(skipped) == 3 * 4
+
+
+def test_a_failing_shot_does_not_stop_the_others(ray_local, scenes, tmp_path):
+    from flows.cli import app
+
+    missing = tmp_path / "gone" / "input_video.mp4"
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel2.otio")
+    timeline = otio.adapters.read_from_file(str(cutlist))
+    clips = list(timeline.find_clips())
+    clips[0].media_reference.target_url = missing.as_uri()  # media that is not there
+    clips[2].markers[0].metadata["void"]["points"] = [[WIDTH + 50, 10]]  # a click off the frame
+    otio.adapters.write_to_file(timeline, str(cutlist))
+    out = tmp_path / "out"
+
+    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(out), "--json"])
+
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    by_name = {shot["name"]: shot for shot in summary["shots"]}
+    assert by_name["sh020"]["status"] == "succeeded"
+    assert len(list((out / "sh020").glob("*.exr"))) == FRAMES
+    assert by_name["sh010"]["failed_stage"] == "ingest"
+    assert "media not found" in by_name["sh010"]["error"]
+    assert by_name["sh030"]["failed_stage"] == "masking"
+    assert "outside" in by_name["sh030"]["error"]
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        shots = dict(connection.execute(sa.text("SELECT name, status FROM shot")).all())
+        errors = dict(connection.execute(sa.text("SELECT name, error FROM shot")).all())
+        run_status = connection.execute(sa.text("SELECT status FROM run")).scalar_one()
+    engine.dispose()
+    assert shots == {"sh010": "failed", "sh020": "succeeded", "sh030": "failed"}
+    assert "media not found" in errors["sh010"] and "outside" in errors["sh030"]
+    assert run_status == "failed"
+
+
+def _ray_workers_running(task_name: str) -> list[int]:
+    """PIDs of Ray workers running `task_name`: Ray titles a busy worker `ray::<task name>`."""
+    busy = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            title = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.strip() == f"ray::{task_name}":
+            busy.append(int(cmdline.parent.name))
+    return busy
+
+
+def test_a_worker_killed_mid_shot_is_retried_and_the_shot_completes(ray_local, scenes, tmp_path):
+    long_scene = write_scene(SceneSpec(name="sh090", width=WIDTH, height=HEIGHT, frames=48,
+                                       shadow=True, seed=9),
+                             tmp_path / "media" / "sh090", mask_name="ground_truth_mask.mp4")
+    cutlist = write_synthetic_cutlist([long_scene], tmp_path / "reel3.otio")
+    out = tmp_path / "out"
+    killed: list[int] = []
+
+    def kill_the_inpaint_worker() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            if list((out / "sh090").glob("sh090.*.exr")):  # the inpaint stage is writing
+                for pid in _ray_workers_running("inpaint"):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_inpaint_worker, daemon=True)
+    killer.start()
+    summary = run(cutlist, out)
+    killer.join(timeout=5)
+
+    assert killed, "the test never saw the inpaint stage running"
+    assert summary["succeeded"] == 1, summary
+    assert len(list((out / "sh090").glob("sh090.*.exr"))) == 48
+    assert not list((out / "sh090").glob(".*")), "no temporary or partial EXR may remain"
+    inpaint_rows = [row for row in stage_rows(out) if row[1] == "inpaint"]
+    assert [status for _, _, status in inpaint_rows] == ["failed", "succeeded"], \
+        "the killed attempt is closed as failed, the retry succeeds"
+
+
+def test_a_resident_engine_serves_every_shot_from_one_actor(ray_local, scenes, tmp_path):
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel4.otio")
+    summary = run(cutlist, tmp_path / "out", resident=True)
+
+    assert summary["succeeded"] == 3
+    assert summary["engine_host"] == {"engine": "classical", "shots_served": 3, "model_loads": 1}
+
+
+def test_a_wrong_database_url_fails_before_any_work(tmp_path, scenes):
+    from flows.cli import app
+
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel5.otio")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(out),
+                                      "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none"])
+    assert result.exit_code == 1
+    assert "127.0.0.1:1" in result.output and "Traceback" not in result.output
+    assert not list(out.glob("sh*"))
+
+
+def test_an_unreachable_ray_address_is_an_error_not_a_local_cluster(tmp_path, scenes):
+    from flows.cli import app
+
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel6.otio")
+    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(tmp_path / "out"),
+                                      "--ray-address", "127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert "127.0.0.1:1" in result.output and "does not answer" in result.output
+    assert not list((tmp_path / "out").glob("sh*"))
+
+
+def test_the_demo_runs_the_whole_flow_and_says_where_everything_is(ray_local, tmp_path):
+    from flows.cli import app
+
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--shots", "2",
+                                      "--width", "96", "--height", "64", "--frames", "8"])
+    assert result.exit_code == 0, result.output
+    cleanup = tmp_path / "demo" / "cleanup"
+    assert len(list(cleanup.glob("sh0[12]0/*.exr"))) == 16
+    assert (cleanup / "demo_reel.conformed.otio").exists()
+    assert (cleanup / "qc" / "sh010_preview.mp4").exists()
+    for where in ("EXR plates", "QC previews", "conformed", "lineage", "Prefect UI"):
+        assert where in result.output
