@@ -24,10 +24,10 @@ demo: $(STAMP)
 	$(BIN)/void-farm demo --out demo_out
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m 'slow or not slow'
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m 'slow or not slow'
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/shot_speed.py --frames 60
