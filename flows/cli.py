@@ -124,6 +124,8 @@ def shot(
     masker: Annotated[str, typer.Option(help="Masking engine for clicks (classical, sam2).")] = "classical",
     analyzer: Annotated[str, typer.Option(
         help="Analysis engine for what the object affected (heuristic, gemini).")] = "heuristic",
+    refiner: Annotated[str, typer.Option(
+        help="Refinement (flow, none; void-pass2 with --engine void).")] = "flow",
     config: Annotated[Path | None, typer.Option(
         help="Engine settings file, TOML (default: $VOID_FARM_CONFIG).", show_default=False)] = None,
 ) -> None:
@@ -141,14 +143,14 @@ def shot(
     with handled_errors():
         inputs = resolve_shot_folder(shot_dir, mask_required=False)
         shot_name = name or shot_dir.resolve().name
-        settings = engine_settings_from(config, engine, masker, analyzer, model_dir)
+        settings = engine_settings_from(config, engine, masker, analyzer, model_dir, refiner)
         inputs = _mask_from_clicks(inputs, point or [], box or [], out, shot_name, masker, analyzer,
                                    settings)
         request = ShotRequest(
             inputs=inputs, out_root=out, name=shot_name,
             start_frame=start_frame, engine=engine, compression=_check_compression(compression),
             transfer=transfer, rate=_parse_rate(rate),
-            engine_settings=settings["engine_settings"],
+            engine_settings=settings["engine_settings"], refiner=settings["refiner"],
         )
         check_shot(request)  # bad input fails here, before anything (even the database) is created
         store = None if no_lineage else _open_lineage(db, out)

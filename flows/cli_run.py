@@ -41,7 +41,8 @@ def run_command(
     engine: Annotated[str, typer.Option(help="Inpainting engine (classical, void).")] = "classical",
     model_dir: Annotated[Path | None, typer.Option(
         help="Model folder for --engine void (see `void-farm models`).", show_default=False)] = None,
-    refiner: Annotated[str, typer.Option(help="Refinement engine (flow, none).")] = "flow",
+    refiner: Annotated[str, typer.Option(
+        help="Refinement (flow, none; void-pass2 with --engine void).")] = "flow",
     masker: Annotated[str, typer.Option(
         help="Masking engine for clicks (classical, sam2: checkpoint from --config).")] = "classical",
     analyzer: Annotated[str, typer.Option(
@@ -68,11 +69,10 @@ def run_command(
     Exit status 0 only when every shot succeeded. Rerunning skips what lineage shows done.
     """
     with handled_errors():
-        settings = engine_settings_from(config, engine, masker, analyzer, model_dir)
-        db_url = _preflight(cutlist, out, media_root, rate, db, engine, refiner, masker, analyzer,
-                            settings)
-        summary = execute(cutlist, out, media_root=media_root, engine=engine, refiner=refiner,
-                          masker=masker, analyzer=analyzer, db=db_url, force=force, rate=rate,
+        settings = engine_settings_from(config, engine, masker, analyzer, model_dir, refiner)
+        db_url = _preflight(cutlist, out, media_root, rate, db, engine, masker, analyzer, settings)
+        summary = execute(cutlist, out, media_root=media_root, engine=engine, masker=masker,
+                          analyzer=analyzer, db=db_url, force=force, rate=rate,
                           ray_address=ray_address, ray_cpus=ray_cpus, **settings)
         if json_output:
             stdout.print_json(json.dumps(summary))
@@ -83,11 +83,13 @@ def run_command(
 
 
 def engine_settings_from(config: Path | None, engine: str, masker: str, analyzer: str,
-                         model_dir: Path | None) -> dict[str, dict]:
-    """The chosen engines' settings: the config file's sections, then --model-dir."""
+                         model_dir: Path | None, refiner: str = "flow") -> dict:
+    """The chosen engines' settings: the config file's sections, then --model-dir. A refiner
+    that runs inside the engine (void-pass2) becomes an engine setting; `refiner` in the result
+    is what the shot pipeline runs on the fills."""
     from void_core.config import load_engine_config
-
     from void_core.errors import InputError
+    from void_core.refine import ENGINE_REFINERS
 
     loaded = load_engine_config(config)
     engine_settings = loaded.settings("inpaint", engine)
@@ -95,13 +97,19 @@ def engine_settings_from(config: Path | None, engine: str, masker: str, analyzer
         raise InputError(model_dir, "--model-dir is only used by --engine void")
     if model_dir is not None:
         engine_settings["model_dir"] = str(model_dir.resolve())
-    return {"engine_settings": engine_settings,
+    if refiner in ENGINE_REFINERS:
+        if engine != ENGINE_REFINERS[refiner]:
+            raise InputError(None, f"--refiner {refiner} runs inside the {ENGINE_REFINERS[refiner]} "
+                             f"engine, not {engine}", f"add --engine {ENGINE_REFINERS[refiner]}")
+        engine_settings["pass2"] = loaded.settings("refine", refiner)
+        refiner = "none"
+    return {"refiner": refiner, "engine_settings": engine_settings,
             "masker_settings": loaded.settings("masking", masker),
             "analyzer_settings": loaded.settings("analysis", analyzer)}
 
 
 def _preflight(cutlist: Path, out: Path, media_root: Path | None, rate: str | None, db: str | None,
-               engine: str, refiner: str, masker: str, analyzer: str, settings: dict) -> str:
+               engine: str, masker: str, analyzer: str, settings: dict) -> str:
     """Validate everything cheap; return the lineage URL the run will use."""
     from void_core.cutlist import exact_rate, read_cutlist
     from void_core.inpaint import create_inpainter
@@ -112,7 +120,7 @@ def _preflight(cutlist: Path, out: Path, media_root: Path | None, rate: str | No
 
     read_cutlist(cutlist, media_root=media_root, rate=exact_rate(rate) if rate else None)
     create_inpainter(engine, **settings["engine_settings"])
-    create_refiner(refiner)
+    create_refiner(settings["refiner"])
     create_segmenter(masker, **settings["masker_settings"])
     create_analyzer(analyzer, **settings["analyzer_settings"])
     out.mkdir(parents=True, exist_ok=True)

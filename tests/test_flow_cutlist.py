@@ -226,3 +226,16 @@ def test_the_demo_runs_the_whole_flow_and_says_where_everything_is(ray_local, tm
     assert (cleanup / "qc" / "sh010_preview.mp4").exists()
     for where in ("EXR plates", "QC previews", "conformed", "lineage", "Prefect UI"):
         assert where in result.output
+
+
+def test_three_shots_through_one_void_actor_load_the_model_once(ray_local, scenes, tmp_path):
+    from void_core.inpaint.void.tiny import make_tiny_model_dir
+
+    model = make_tiny_model_dir(tmp_path / "void-tiny")
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel8.otio")
+    summary = run(cutlist, tmp_path / "out", engine="void", resident=True,
+                  engine_settings={"model_dir": str(model), "device": "cpu"})
+
+    assert summary["succeeded"] == 3, summary
+    assert summary["engine_host"] == {"engine": "void", "shots_served": 3, "model_loads": 1}
+    assert len(list((tmp_path / "out").glob("sh0[123]0/*.exr"))) == 3 * FRAMES

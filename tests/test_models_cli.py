@@ -145,3 +145,38 @@ def test_shot_with_the_void_engine_needs_a_model_dir(tmp_path):
     assert result.exit_code == 1
     assert "the void engine needs a model folder" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_shot_with_void_pass_two_refines_inside_the_engine(tiny_model, tmp_path):
+    config = tmp_path / "farm.toml"
+    config.write_text("[refine.void-pass2]\nsteps = 2\n")
+    write_scene(SceneSpec(name="push", width=128, height=80, frames=9, fps=Fraction(12), seed=5),
+                tmp_path / "sh030")
+    result = runner.invoke(app, ["shot", str(tmp_path / "sh030"), "--out", str(tmp_path / "out"),
+                                 "--engine", "void", "--model-dir", str(tiny_model),
+                                 "--refiner", "void-pass2", "--config", str(config), "--json",
+                                 "--no-lineage"])
+    assert result.exit_code == 0, result.output
+    frame = read_exr_frame(sorted((tmp_path / "out" / "sh030").glob("*.exr"))[0])
+    recorded = json.loads(frame.header["void/engine_settings"])["engine"]["pass2"]
+    assert recorded["name"] == "void-pass2"
+    assert recorded["settings"]["steps"] == 2 and recorded["settings"]["flow"] == "dis"
+    assert recorded["settings"]["transformer_pass2"].startswith("sha256:")
+    assert frame.header["void/refiner"] == "none"  # nothing runs on the fills afterwards
+
+
+def test_void_pass_two_needs_the_void_engine(tmp_path):
+    write_scene(SceneSpec(name="s", width=96, height=64, frames=2), tmp_path / "sh")
+    result = runner.invoke(app, ["shot", str(tmp_path / "sh"), "--out", str(tmp_path / "out"),
+                                 "--refiner", "void-pass2"])
+    assert result.exit_code == 1
+    assert "runs inside the void engine" in result.stderr and "--engine void" in result.stderr
+
+
+def test_check_reports_the_pass_two_transformer(tiny_model, tmp_path):
+    report = check_model_dir(tiny_model)
+    assert report.ok and "transformer_pass2" in report.components
+    shutil.copytree(tiny_model, tmp_path / "no-pass2")
+    shutil.rmtree(tmp_path / "no-pass2" / "transformer_pass2")
+    report = check_model_dir(tmp_path / "no-pass2")
+    assert report.ok and any("transformer_pass2" in w for w in report.warnings)

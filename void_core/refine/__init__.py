@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from void_core.errors import EngineNotFoundError
 
-REFINERS = ("flow", "none")
+REFINERS = ("flow", "none", "void-pass2")
+# Refiners that run inside an inpainting engine (on its model-size frames), not on its fills.
+ENGINE_REFINERS = {"void-pass2": "void"}
 
 
 def create_refiner(name: str, **settings):
@@ -15,4 +17,9 @@ def create_refiner(name: str, **settings):
         from void_core.refine.flow import FlowRefiner
 
         return FlowRefiner(**settings)
+    if name in ENGINE_REFINERS:
+        from void_core.errors import InputError
+
+        raise InputError(None, f"the {name} refiner runs inside the {ENGINE_REFINERS[name]} engine",
+                         f"use it with --engine {ENGINE_REFINERS[name]}")
     raise EngineNotFoundError("refinement", name, list(REFINERS))

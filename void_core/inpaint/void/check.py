@@ -94,6 +94,7 @@ def check_model_dir(directory: str | Path, *, checksums: bool = True) -> ModelDi
         _check_transformer(report, root, transformer, text_width)
     if vae is not None and transformer is not None:
         _check_vae_matches(report, root, vae, transformer)
+    _check_pass2(report, root)
     _check_defaults(report, root)
     if checksums and report.ok:
         report.checksums = weight_checksums(root)
@@ -158,6 +159,26 @@ def _check_transformer(report, root, transformer, text_width: int | None) -> Non
         report.problems.append(
             f"{root}: the text embeddings are {text_width} wide but transformer/config.json "
             f"text_embed_dim is {text_dim} (text encoder and transformer do not belong together)")
+
+
+def _check_pass2(report: ModelDirReport, root: Path) -> None:
+    """transformer_pass2/ is optional (only `--refiner void-pass2` needs it); when present it
+    must be the same 48-channel transformer as pass 1's."""
+    if not (root / "transformer_pass2").exists():
+        report.warnings.append(f"{root}: no transformer_pass2/ (VOID's pass 2, "
+                               "--refiner void-pass2, is not available with this folder)")
+        return
+    pass2 = _component(report, root, "transformer_pass2", "config.json", "diffusion_pytorch_model")
+    first = report.components.get("transformer")
+    if pass2 is None or first is None:
+        return
+    if pass2[0].config.get("in_channels") != VOID_IN_CHANNELS:
+        report.problems.append(f"{root / 'transformer_pass2' / 'config.json'}: in_channels is "
+                               f"{pass2[0].config.get('in_channels')}, VOID's pass 2 needs "
+                               f"{VOID_IN_CHANNELS}")
+    elif pass2[0].parameters != first.parameters:
+        report.problems.append(f"{root / 'transformer_pass2'}: {pass2[0].parameters} parameters, "
+                               f"pass 1's transformer has {first.parameters} (not the same model)")
 
 
 def _expect_shape(report, folder: Path, tensors: dict, name: str, expected: list, why: str) -> None:

@@ -160,7 +160,7 @@ class VoidInpainter:
         self.window_frames = window_frames
         self.context = context
         self.prompt = prompt
-        self.pass2 = pass2
+        self.pass2 = self._pass2_hook(pass2)
         self._check_settings()
         self.stats = InpaintStats()
         self.load_count = 0
@@ -182,6 +182,20 @@ class VoidInpainter:
             "window_frames": self.window_frames, "context": self.context, "prompt": self.prompt,
             "pass2": _hook_record(self.pass2),
         }
+
+    def _pass2_hook(self, pass2):
+        """A callable as given; a dict (JSON settings, e.g. from the config file) builds
+        `void-pass2` from this model folder's transformer_pass2/."""
+        if pass2 is None or callable(pass2):
+            return pass2
+        from void_core.inpaint.void.pass2 import PASS2_TRANSFORMER_FOLDER
+        from void_core.inpaint.void.pass2_hook import VoidPass2
+
+        if not (self.model_dir / PASS2_TRANSFORMER_FOLDER / "config.json").is_file():
+            raise InputError(self.model_dir, f"no {PASS2_TRANSFORMER_FOLDER}/ for VOID's pass 2",
+                             "put VOID's pass-2 checkpoint there (see `void-farm models check`) "
+                             "or leave --refiner void-pass2 out")
+        return VoidPass2(self.model_dir, keep_on_device=self.memory_mode == "full", **dict(pass2))
 
     def resources(self) -> dict:
         """What a scheduler must reserve: a GPU, unless the engine was set to run on the CPU."""

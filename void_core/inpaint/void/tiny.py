@@ -63,6 +63,7 @@ def make_tiny_model_dir(directory: str | Path, *, seed: int = 0, text: str = "t5
     root.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):
         _write_transformer(root / "transformer", seed)
+        _write_transformer(root / "transformer_pass2", seed + 4)  # VOID's pass-2 checkpoint
         _write_vae(root / "vae", seed + 1)
         _write_scheduler(root / "scheduler")
         if text in ("t5", "both"):
