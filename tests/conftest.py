@@ -24,6 +24,18 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 REQUIRE_ALL = os.environ.get("VOID_FARM_REQUIRE_ALL") == "1"
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models' ops are too small to share out: on this shared 2-core machine a second torch
+    thread only waits for a core (tests ran 5-10x slower with two), so they run on one."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def skip_unless_required(reason: str) -> None:
     """Skip for a missing optional resource on a developer machine; fail in CI."""
     if REQUIRE_ALL:

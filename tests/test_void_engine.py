@@ -42,13 +42,7 @@ from void_core.media.video import iter_video_codes, probe_video
 from void_core.shot import ShotRequest, process_shot, resolve_shot_folder
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The test machine's cores are shared: more torch threads only fight over them."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

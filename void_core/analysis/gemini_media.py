@@ -25,16 +25,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import zip_longest
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from void_core import quadmask
-from void_core.errors import MaskError, MediaError
+from void_core.errors import MaskError
 from void_core.media.encode import VideoWriter
-from void_core.media.masks import QuadmaskReader
+from void_core.media.masks import frames_with_mask
 
 FALLBACK_RATE = Fraction(24)  # image sequences opened without a rate
 GRID_RGB = (255, 230, 0)  # yellow
@@ -94,11 +93,6 @@ def prepare_media(plate, mask_path: str | Path, out_dir: Path, *, sample_count: 
     """
     mask_path = Path(mask_path)
     info = plate.info
-    reader = QuadmaskReader(mask_path)
-    if (reader.info.width, reader.info.height) != (info.width, info.height):
-        raise MaskError(mask_path, f"primary mask is {reader.info.width}x{reader.info.height}, "
-                                   f"the plate is {info.width}x{info.height}",
-                        "give the mask made for this plate")
     rate = Fraction(info.rate) if info.rate else FALLBACK_RATE
     grid = quadmask.grid_shape(info.width, info.height)
     image_size = _fit(info.width, info.height, image_width, even=False)
@@ -107,12 +101,7 @@ def prepare_media(plate, mask_path: str | Path, out_dir: Path, *, sample_count: 
     media = ShotMedia(out_dir / "shot_proxy.mp4", 0, rate, info.width, info.height, grid)
 
     with VideoWriter(media.video, rate, crf=PROXY_CRF, preset="veryfast") as writer:
-        index = -1
-        for index, (raw, mask) in enumerate(zip_longest(plate.frames(), reader.frames())):
-            if raw is None or mask is None:
-                which = "mask" if mask is None else "plate"
-                raise MaskError(mask_path, f"the {which} ends after {index} frames, the other "
-                                           "goes on", "give the mask made for this plate")
+        for index, raw, mask in frames_with_mask(plate, mask_path):
             rgb = _display_rgb(plate, raw, image_size)
             writer.write(rgb if image_size == video_size else
                          cv2.resize(rgb, video_size, interpolation=cv2.INTER_AREA))
@@ -123,8 +112,6 @@ def prepare_media(plate, mask_path: str | Path, out_dir: Path, *, sample_count: 
                 media.object_frame = _object_frame(rgb, primary, index, grid)
             if on_frame is not None:
                 on_frame(index)
-        if index < 0:
-            raise MediaError(info.path, "plate has no frames")
     media.frame_count = index + 1
     if media.object_frame is None:
         raise MaskError(mask_path, "the primary mask is empty on every frame: nothing to remove",

@@ -41,7 +41,6 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from pathlib import Path
 
 import cv2
@@ -51,8 +50,7 @@ from void_core import quadmask
 from void_core.analysis.masks import RegionTrack, cell_of, grid_cells
 from void_core.analysis.schema import (AffectedObject, Analysis, GridCell, GridLocalization,
                                        GridSize, TrajectoryPoint)
-from void_core.errors import MaskError, MediaError
-from void_core.media.masks import QuadmaskReader
+from void_core.media.masks import frames_with_mask
 from void_core.motion import MotionTrack, MotionTracker
 
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps in total)
@@ -166,20 +164,8 @@ def _analysis_size(width: int, height: int, analysis_width: int) -> tuple[int, i
 
 def _stream(plate, mask_path: Path, size: tuple[int, int]) -> Iterator[_Frame]:
     """The plate and its primary mask, frame by frame, at analysis size."""
-    reader = QuadmaskReader(mask_path)
-    if (reader.info.width, reader.info.height) != (plate.info.width, plate.info.height):
-        raise MaskError(mask_path, f"primary mask is {reader.info.width}x{reader.info.height}, "
-                                   f"the plate is {plate.info.width}x{plate.info.height}",
-                        "give the mask made for this plate")
-    index = -1
-    for index, (raw, mask) in enumerate(zip_longest(plate.frames(), reader.frames())):
-        if raw is None or mask is None:
-            which = "mask" if mask is None else "plate"
-            raise MaskError(mask_path, f"the {which} ends after {index} frames, the other "
-                                       "goes on", "give the mask made for this plate")
+    for index, raw, mask in frames_with_mask(plate, mask_path):
         yield _Frame(index, _small_display(plate, raw, size), _small_primary(mask, size))
-    if index < 0:
-        raise MediaError(plate.info.path, "plate has no frames")
 
 
 class _FrameCache:

@@ -75,3 +75,29 @@ def find_mask(shot_dir: Path) -> Path | None:
         if hits:
             return hits[0]
     return None
+
+
+def frames_with_mask(plate, mask_path: str | Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(index, raw plate frame, quantised mask frame) in lockstep.
+
+    Raises:
+        MaskError: the mask's size differs from the plate's, or one ends before the other.
+        MediaError: the plate has no frames.
+    """
+    from itertools import zip_longest
+
+    mask_path = Path(mask_path)
+    reader = QuadmaskReader(mask_path)
+    info = plate.info
+    if (reader.info.width, reader.info.height) != (info.width, info.height):
+        raise MaskError(mask_path, f"mask is {reader.info.width}x{reader.info.height}, the plate "
+                                   f"is {info.width}x{info.height}", "give the mask made for this plate")
+    index = -1
+    for index, (raw, mask) in enumerate(zip_longest(plate.frames(), reader.frames())):
+        if raw is None or mask is None:
+            which = "mask" if mask is None else "plate"
+            raise MaskError(mask_path, f"the {which} ends after {index} frames, the other "
+                                       "goes on", "give the mask made for this plate")
+        yield index, raw, mask
+    if index < 0:
+        raise MediaError(info.path, "plate has no frames")
