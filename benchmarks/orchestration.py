@@ -107,7 +107,9 @@ def flow_run(cutlist: Path, out: Path, cpus: int) -> tuple[float, dict]:
     started = time.perf_counter()
     state = flow(cutlist=str(cutlist), out=str(out.resolve()), return_state=True)
     seconds = time.perf_counter() - started
-    summary = state.data if isinstance(getattr(state, "data", None), dict) else {}
+    from flows.cutlist_flow import summary_from
+
+    summary = summary_from(state) or {}
     return seconds, summary
 
 

@@ -23,7 +23,6 @@ from prefect.artifacts import (
     create_markdown_artifact, create_progress_artifact, create_table_artifact,
     update_progress_artifact,
 )
-from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect_ray.context import remote_options
@@ -104,8 +103,7 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
         resident_engine = is_resident(engine, settings.engine_settings, resident)
         if resident_engine:
             host = start_host(settings)  # this handle keeps the actor (and its model) alive
-        chains = {plan.name: _submit_chain(settings, plan, resident_engine) for plan in plans}
-        outcomes += _collect(store, chains, plans, cut.name)
+        outcomes += _run_chains(store, settings, plans, resident_engine, cut.name)
         host_stats = host_report(host) if host is not None else None
     except BaseException as err:  # Ctrl-C, a lost driver: say so in lineage, then stop
         _abandon(store, run_id, plans, err)
@@ -169,60 +167,97 @@ def _record_problem(store, run_id: str, index: int, problem: str) -> ShotOutcome
     return ShotOutcome(name=name, status="failed", failed_stage="cutlist", error=problem)
 
 
-def _submit_chain(settings: stages.RunSettings, plan: stages.ShotPlan, resident: bool) -> dict:
-    """Submit the shot's stages; each waits for the one before it (Ray resolves the order)."""
-    futures, upstream = {}, plan
-    inpaint_resources = ({"num_cpus": 0.1} if resident else
-                         engine_resources(settings.engine, settings.engine_settings))
-    for stage in stages.STAGE_ORDER:
-        task = STAGE_TASKS[stage].with_options(task_run_name=f"{plan.name} · {stage}")
-        resources = inpaint_resources if stage == "inpaint" else {"num_cpus": 1}
-        extra = {"resident": resident} if stage == "inpaint" else {}
+class _ShotChain:
+    """One shot's walk through the stages: the flow submits a stage when the one before it has
+    finished, handing on its result (a small ShotState), never a future. A future passed as an
+    argument makes the downstream Ray worker fetch it itself, and a fetching worker counts as
+    blocked: Ray then starts a fresh worker (seconds of imports) for the next task."""
+
+    def __init__(self, settings: stages.RunSettings, plan: stages.ShotPlan, resident: bool):
+        self.settings, self.plan, self.resident = settings, plan, resident
+        self.outcome = ShotOutcome(name=plan.name, status="succeeded")
+        self.index, self.future, self.state = 0, None, None
+        self.inpaint_resources = ({"num_cpus": 0.1} if resident else
+                                  engine_resources(settings.engine, settings.engine_settings))
+
+    @property
+    def stage(self) -> str:
+        return stages.STAGE_ORDER[self.index]
+
+    def submit(self):
+        """Submit the current stage; returns its future."""
+        stage = self.stage
+        task = STAGE_TASKS[stage].with_options(task_run_name=f"{self.plan.name} · {stage}")
+        resources = self.inpaint_resources if stage == "inpaint" else {"num_cpus": 1}
+        arguments = (self.settings, self.plan if stage == "ingest" else self.state)
+        extra = {"resident": self.resident} if stage == "inpaint" else {}
         with remote_options(max_retries=RAY_MAX_RETRIES, retry_exceptions=False, **resources):
-            upstream = futures[stage] = task.submit(settings, upstream, **extra)
-    return futures
+            self.future = task.submit(*arguments, wait_for=self._upstream(), **extra)
+        self._previous = self.future
+        return self.future
 
+    def _upstream(self) -> list:
+        previous = getattr(self, "_previous", None)
+        return [previous] if previous is not None else []
 
-def _collect(store, chains: dict[str, dict], plans: list, cut_name: str) -> list[ShotOutcome]:
-    """Wait for shots as they finish; record each in lineage and move the progress bar."""
-    total = max(len(chains), 1)
-    progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
-                                        description=f"shots of {cut_name} finished")
-    by_final = {futures["qc"]: name for name, futures in chains.items()}
-    shot_ids = {plan.name: plan.shot_id for plan in plans}
-    outcomes: dict[str, ShotOutcome] = {}
-    for future in as_completed(list(by_final)):
-        name = by_final[future]
-        outcome = outcomes[name] = _outcome(name, chains[name])
-        store.finish_shot(shot_ids[name], outcome.status, error=outcome.error)
-        update_progress_artifact(progress, 100.0 * len(outcomes) / total)
-        get_run_logger().info("%s: %s%s", name, outcome.status,
-                              f" at {outcome.failed_stage}: {outcome.error}" if outcome.error else "")
-    return [outcomes[plan.name] for plan in plans]
+    def advance(self) -> bool:
+        """Take the finished stage's result; True when the shot has another stage to run."""
+        self.future.wait()
+        final = self.future.state
+        stage = self.stage
+        if not final.is_completed():
+            self.outcome.status, self.outcome.failed_stage = "failed", stage
+            self.outcome.error = _error_text(final)
+            self.outcome.stages[stage] = "failed"
+            for later in stages.STAGE_ORDER[self.index + 1:]:
+                self.outcome.stages[later] = "not run"
+            self._finish_outcome()
+            return False
+        self.state = self.future.result()
+        report = self.state.report(stage)
+        self.outcome.stages[stage] = report.status if report else "done"
+        self.index += 1
+        if self.index == len(stages.STAGE_ORDER):
+            self._finish_outcome()
+            return False
+        return True
 
-
-def _outcome(name: str, futures: dict) -> ShotOutcome:
-    """The shot's result: its last state, or the first stage that failed and why."""
-    outcome, state = ShotOutcome(name=name, status="succeeded"), None
-    for stage, future in futures.items():
-        future.wait()
-        final = future.state
-        if final.is_completed():
-            state = future.result()
-            outcome.stages[stage] = state.report(stage).status if state.report(stage) else "done"
-            continue
-        if outcome.failed_stage is None:
-            outcome.status, outcome.failed_stage = "failed", stage
-            outcome.error = _error_text(final)
-        outcome.stages[stage] = "failed" if stage == outcome.failed_stage else "not run"
-    if state is not None:
+    def _finish_outcome(self) -> None:
+        state, outcome = self.state, self.outcome
+        if state is None:
+            return
         outcome.frames = state.frames
         outcome.seconds = round(sum(r.seconds for r in state.reports), 3)
         outcome.out_dir = str(state.exr_dir) if state.exr_dir else None
         outcome.preview = str(state.preview) if state.preview else None
         outcome.contact_sheet = str(state.contact_sheet) if state.contact_sheet else None
         outcome.notes = [note for report in state.reports for note in report.notes]
-    return outcome
+
+
+def _run_chains(store, settings: stages.RunSettings, plans: list, resident: bool,
+                cut_name: str) -> list[ShotOutcome]:
+    """Every shot's stages, shots in parallel; record shots in lineage as they finish."""
+    import ray
+
+    total = max(len(plans), 1)
+    progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
+                                        description=f"shots of {cut_name} finished")
+    chains = [_ShotChain(settings, plan, resident) for plan in plans]
+    running = {chain.submit().wrapped_future: chain for chain in chains}
+    finished = 0
+    while running:
+        ready, _ = ray.wait(list(running), num_returns=1)
+        chain = running.pop(ready[0])
+        if chain.advance():
+            running[chain.submit().wrapped_future] = chain
+            continue
+        finished += 1
+        outcome = chain.outcome
+        store.finish_shot(chain.plan.shot_id, outcome.status, error=outcome.error)
+        update_progress_artifact(progress, 100.0 * finished / total)
+        get_run_logger().info("%s: %s%s", outcome.name, outcome.status,
+                              f" at {outcome.failed_stage}: {outcome.error}" if outcome.error else "")
+    return [chain.outcome for chain in chains]
 
 
 def _error_text(state) -> str:
