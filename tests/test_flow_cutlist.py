@@ -239,3 +239,31 @@ def test_three_shots_through_one_void_actor_load_the_model_once(ray_local, scene
     assert summary["succeeded"] == 3, summary
     assert summary["engine_host"] == {"engine": "void", "shots_served": 3, "model_loads": 1}
     assert len(list((tmp_path / "out").glob("sh0[123]0/*.exr"))) == 3 * FRAMES
+
+
+def test_an_unparseable_edl_event_is_a_failed_shot_with_its_reason(ray_local, tmp_path):
+    from fractions import Fraction
+
+    scene = write_scene(SceneSpec(name="sh010", width=96, height=64, frames=8, shadow=True,
+                                  fps=Fraction(24)), tmp_path / "sh010",
+                        mask_name="ground_truth_mask.mp4")
+    edl = tmp_path / "reel9.edl"
+    edl.write_text("TITLE: REEL9\nFCM: NON-DROP FRAME\n\n"
+                   "001  A001 V     C        00:00:00:00 00:00:00:08 01:00:00:00 01:00:00:08\n"
+                   f"* FROM CLIP: {scene.video}\n"
+                   "* LOC: 01:00:00:05 RED VOID: remove the ball\n"
+                   "002  A002 V     C        00:00:0X:00 00:00:01:08 01:00:00:08 01:00:01:16\n"
+                   "* FROM CLIP: /nowhere/b.mov\n")
+    out = tmp_path / "out"
+    summary = run(edl, out, rate="24")
+
+    by_name = {shot["name"]: shot for shot in summary["shots"]}
+    assert by_name["input_video"]["status"] == "succeeded"  # clicks from points.json beside it
+    assert by_name["event-2"]["status"] == "failed"
+    assert "'00:00:0X:00' is not a timecode" in by_name["event-2"]["error"]
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        error = connection.execute(sa.text(
+            "SELECT error FROM shot WHERE name = 'event-2' AND status = 'failed'")).scalar_one()
+    engine.dispose()
+    assert "line 7 (event 2)" in error
