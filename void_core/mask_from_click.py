@@ -1,7 +1,9 @@
 """From a click to a quadmask: segment the object, analyse what it affected, combine.
 
     points.json / --point / --box --> masking engine --> black_mask.mp4 (0 object / 255 rest)
-        --> analysis engine --> vlm_analysis.json + quadmask_0.mp4 (0/63/127/255, VOID's rules)
+        --> analysis engine --> vlm_analysis.json
+        --> (masking engines that segment objects, e.g. sam2) affected_objects/object_<n>.mp4
+        --> quadmask_0.mp4 (0/63/127/255, VOID's rules)
 
 Everything is written into a work folder (paths between stages, no frame arrays), so a shot
 whose quadmask was made this way can be inspected, hand-fixed and rerun like any VOID folder.
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from void_core.analysis import HeuristicAnalyzer, write_quadmask
+from void_core.analysis.object_masks import can_segment_objects, segment_affected_objects
 from void_core.errors import EngineNotFoundError
 from void_core.masking import ClickPrompt, create_segmenter, validate_prompts
 from void_core.media.plate import open_plate
@@ -21,6 +24,7 @@ from void_core.media.plate import open_plate
 BLACK_MASK = "black_mask.mp4"
 QUADMASK = "quadmask_0.mp4"
 ANALYSIS = "vlm_analysis.json"
+AFFECTED_MASKS = "affected_objects"  # the affected objects' masks, when the masker segments them
 
 
 ANALYZERS = ("heuristic", "gemini")
@@ -48,6 +52,7 @@ class MaskProduct:
     analyzer: str
     seconds: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    object_masks: dict[int, Path] = field(default_factory=dict)  # affected-object index -> mask
 
 
 def make_quadmask(plate_path: Path, prompts: list[ClickPrompt], work_dir: Path, *,
@@ -77,8 +82,16 @@ def make_quadmask(plate_path: Path, prompts: list[ClickPrompt], work_dir: Path, 
     analysis = thinker.analyze(open_plate(plate_path), segmented.path, instruction)
     seconds["analysis"] = time.perf_counter() - clock
 
+    object_masks: dict[int, Path] = {}
+    if can_segment_objects(masker):
+        clock = time.perf_counter()
+        object_masks = segment_affected_objects(masker, open_plate(plate_path), analysis,
+                                                work_dir / AFFECTED_MASKS)
+        seconds["affected_objects"] = time.perf_counter() - clock
+
     clock = time.perf_counter()
-    quad = write_quadmask(analysis, segmented.path, work_dir / QUADMASK, gridify=gridify)
+    quad = write_quadmask(analysis, segmented.path, work_dir / QUADMASK, gridify=gridify,
+                          object_masks=object_masks)
     seconds["combine"] = time.perf_counter() - clock
     analysis_path = work_dir / ANALYSIS
     if not analysis_path.exists():
@@ -86,4 +99,4 @@ def make_quadmask(plate_path: Path, prompts: list[ClickPrompt], work_dir: Path, 
     return MaskProduct(quadmask=Path(quad) if quad else work_dir / QUADMASK,
                        black_mask=segmented.path, analysis=analysis_path,
                        segmenter=masker.name, analyzer=thinker.name, seconds=seconds,
-                       notes=list(segmented.notes))
+                       notes=list(segmented.notes), object_masks=object_masks)

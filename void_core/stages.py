@@ -205,13 +205,14 @@ def _provided_quadmask(media: Path) -> Path | None:
 # --- masking and analysis -------------------------------------------------------------------
 
 
-def masking(settings: RunSettings, state: ShotState) -> ShotState:
-    """Segment the clicked object through the shot: black_mask.mp4 (0 object, 255 rest)."""
+def masking(settings: RunSettings, state: ShotState, *, engine=None) -> ShotState:
+    """Segment the clicked object through the shot: black_mask.mp4 (0 object, 255 rest).
+    `engine`: a resident segmenter instance to reuse (a model loaded once per worker)."""
     if state.quadmask is not None:
         return state.with_report(StageReport("masking", "provided", 0.0))
     from void_core.masking import create_segmenter, read_points_json, validate_prompts
 
-    engine = create_segmenter(settings.masker, **settings.masker_settings)
+    engine = engine or create_segmenter(settings.masker, **settings.masker_settings)
     prompts = read_points_json(state.points)
     identity = digest_of({"stage": "masking", "plate": state.plate_digest,
                           "prompts": json.loads(state.points.read_text()),
@@ -229,32 +230,47 @@ def masking(settings: RunSettings, state: ShotState) -> ShotState:
     return state.with_report(report, black_mask=out)
 
 
-def analysis(settings: RunSettings, state: ShotState) -> ShotState:
-    """What the object affected, combined with its mask into quadmask_0.mp4 (VOID's rules)."""
+def analysis(settings: RunSettings, state: ShotState, *, segmenter=None) -> ShotState:
+    """What the object affected, combined with its mask into quadmask_0.mp4 (VOID's rules).
+    A masking engine that segments objects (sam2) also segments the affected objects the
+    analysis localised (VOID's stage 3); `segmenter`: a resident masking engine to reuse."""
     if state.quadmask is not None and state.black_mask is None:
         return state.with_report(StageReport("analysis", "provided", 0.0))
     from void_core.analysis import write_quadmask
-    from void_core.mask_from_click import create_analyzer
+    from void_core.analysis.object_masks import can_segment_objects, segment_affected_objects
+    from void_core.mask_from_click import AFFECTED_MASKS, create_analyzer
+    from void_core.masking import create_segmenter
 
     engine = create_analyzer(settings.analyzer, **settings.analyzer_settings)
+    masker = segmenter or create_segmenter(settings.masker, **settings.masker_settings)
+    masker = masker if can_segment_objects(masker) else None
     folder = work_dir(settings, state.plan)
     out, analysis_json = folder / "quadmask_0.mp4", folder / "vlm_analysis.json"
     instruction = state.plan.instruction
+    described = {"engine": _describe(engine)}
+    if masker is not None:
+        described["segmenter"] = _describe(masker)
     identity = digest_of({"stage": "analysis", "plate": state.plate_digest,
                           "mask": file_digest(state.black_mask), "instruction": instruction,
-                          "engine": _describe(engine)})
+                          **described})
 
     def run() -> list[str]:
         result = engine.analyze(open_plate(state.plate, rate=state.plan.rate), state.black_mask,
                                 instruction)
-        write_quadmask(result, state.black_mask, out, gridify=True)
+        object_masks = {} if masker is None else segment_affected_objects(
+            masker, open_plate(state.plate, rate=state.plan.rate), result,
+            folder / AFFECTED_MASKS)
+        write_quadmask(result, state.black_mask, out, gridify=True, object_masks=object_masks)
         if not analysis_json.exists():
             analysis_json.write_text(result.model_dump_json(indent=2))
         _describe_scene_after_removal(folder / "prompt.json", result)
-        return []
+        nouns = [result.affected_objects[number].noun for number in object_masks]
+        return [f"{masker.name} segmented {len(nouns)} affected object(s): "
+                f"{', '.join(nouns)}"] if nouns else []
 
     report = _recorded(settings, state, "analysis", identity, engine, run,
-                       artifacts=[("mask", out), ("json", analysis_json)])
+                       artifacts=[("mask", out), ("json", analysis_json)],
+                       settings_record=described)
     return state.with_report(report, quadmask=out, analysis=analysis_json)
 
 

@@ -20,11 +20,31 @@ object's `first_appears_frame`:
   plus the same box at the first keyframe, where it rested and must be painted back, and at
   `original_position_grid`, where it should have stayed;
 - the union of these, gridified as VOID's stage 3 does.
+
+**Segmented objects.** VOID's stage 3 gives every affected object (every noun, whatever its
+category or `will_move`) to a segmenter on every frame and draws what it returns, not grid
+cells; then it gridifies (any segmented pixel in a cell makes the whole cell 127, no dilation,
+no other morphology) and stage 4 combines as above. When the masking engine can segment
+objects (`sam2`, prompted by each object's grid localisations: `object_masks.py`), its mask
+video for an object is passed in `write_quadmask(object_masks=...)` and replaces where the grid
+localisations say the object is seen. Where this differs from VOID, and why:
+
+- VOID ANDs each noun's segmentation with the subject's frame-0 mask dilated by 50 px, because
+  a text prompt finds every instance of the noun anywhere in the frame. Boxes around the
+  analysis' own localisations already pick the instance meant, and the filter would cut a
+  pushed object off as soon as it travels, so there is none here.
+- A `will_move` object keeps its trajectory boxes (VOID ignores trajectories): the segmentation
+  follows the object where it is, the boxes also cover where it rested and must be painted
+  back.
+- An engine's own measured region is kept and the segmentation added to it (VOID has no such
+  measurement; a pixel measurement of the shot is not thrown away).
+- Nothing before `first_appears_frame`, as for every other region here.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -156,21 +176,45 @@ def _trajectory_region(obj: AffectedObject, index: int, width: int, height: int)
     return out
 
 
-def object_region(obj: AffectedObject, index: int, width: int, height: int) -> np.ndarray:
+def object_region(obj: AffectedObject, index: int, width: int, height: int,
+                  seen: np.ndarray | None = None) -> np.ndarray:
     """Where `obj` is on frame `index` at (width, height): its measured region when the engine
-    attached one, else what its grid fields say."""
+    attached one, else what its grid fields say.
+
+    Args:
+        seen: the object's segmentation on this frame ((height, width) bool), when a masking
+            engine segmented it: it replaces the grid localisations' cells (see the module
+            docstring for what it is combined with).
+    """
+    if seen is not None:
+        return _segmented_region(obj, seen, index, width, height)
     if obj.region is not None:
         return obj.region.at_size(index, width, height)
     return (_localised_region(obj, index, width, height)
             | _trajectory_region(obj, index, width, height))
 
 
+def _segmented_region(obj: AffectedObject, seen: np.ndarray, index: int, width: int,
+                      height: int) -> np.ndarray:
+    if seen.shape != (height, width):
+        raise ValueError(f"segmentation is {seen.shape[::-1]}, the frame is {(width, height)}")
+    region = seen.copy() if index >= obj.first_appears_frame else np.zeros_like(seen)
+    if obj.region is not None:
+        return region | obj.region.at_size(index, width, height)
+    return region | _trajectory_region(obj, index, width, height)
+
+
 def grey_frame(analysis: Analysis, index: int, width: int, height: int, *,
-               gridify: bool = True) -> np.ndarray:
-    """VOID's grey mask for frame `index`: 127 where anything is affected, 255 elsewhere."""
+               gridify: bool = True, seen: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+    """VOID's grey mask for frame `index`: 127 where anything is affected, 255 elsewhere.
+
+    `seen`: {affected-object index: its segmentation on this frame} for the objects a masking
+    engine segmented; the others are drawn from their measured regions or grid fields.
+    """
+    seen = seen or {}
     affected = np.zeros((height, width), bool)
-    for obj in analysis.affected_objects:
-        affected |= object_region(obj, index, width, height)
+    for number, obj in enumerate(analysis.affected_objects):
+        affected |= object_region(obj, index, width, height, seen.get(number))
     grey = np.where(affected, quadmask.AFFECTED, quadmask.KEEP).astype(np.uint8)
     if gridify and affected.any():
         grey = quadmask.gridify(grey)
@@ -180,7 +224,8 @@ def grey_frame(analysis: Analysis, index: int, width: int, height: int, *,
 # --- the quadmask video ----------------------------------------------------------------------
 
 def write_quadmask(analysis: Analysis, primary_mask_path: str | Path, out_path: str | Path, *,
-                   gridify: bool = True, fps: Fraction | int | None = None) -> Path:
+                   gridify: bool = True, fps: Fraction | int | None = None,
+                   object_masks: Mapping[int, str | Path] | None = None) -> Path:
     """Combine the analysis's affected regions with the primary mask into `quadmask_0.mp4`.
 
     Per frame: grey mask (gridified on VOID's grid unless `gridify=False`), VOID's stage-4
@@ -189,16 +234,23 @@ def write_quadmask(analysis: Analysis, primary_mask_path: str | Path, out_path: 
 
     Args:
         fps: the quadmask's frame rate; default the primary mask video's own (12 for sequences).
+        object_masks: {affected-object index: its mask video (0 object, 255 rest, the primary
+            mask's size and length)} for objects a masking engine segmented
+            (`object_masks.segment_affected_objects`); they replace those objects' grid cells.
 
     Raises:
-        MaskError: the primary mask cannot be read, or its frame count differs from the
-            analysis's regions.
+        MaskError: the primary mask or an object mask cannot be read, an object mask's size or
+            frame count differs from the primary mask's, or the primary mask's frame count
+            differs from the analysis's regions.
         MediaError: the quadmask cannot be written.
+        ValueError: an object mask for an affected object the analysis does not have.
     """
     primary_mask_path, out_path = Path(primary_mask_path), Path(out_path)
     reader = QuadmaskReader(primary_mask_path)
+    segmented = _open_object_masks(analysis, object_masks or {}, reader)
     rate = fps if fps is not None else _mask_rate(primary_mask_path)
-    written = write_mask_video(out_path, _quad_frames(analysis, reader, gridify), rate)
+    written = write_mask_video(out_path, _quad_frames(analysis, reader, gridify, segmented),
+                               rate)
     json_path = out_path.with_name(ANALYSIS_JSON)
     tmp = json_path.with_name(f".{json_path.name}.{os.getpid()}.partial")
     tmp.write_text(analysis.model_dump_json(indent=2) + "\n")
@@ -206,21 +258,67 @@ def write_quadmask(analysis: Analysis, primary_mask_path: str | Path, out_path: 
     return written
 
 
-def _quad_frames(analysis: Analysis, reader: QuadmaskReader, gridify: bool):
+def _open_object_masks(analysis: Analysis, object_masks: Mapping[int, str | Path],
+                       primary: QuadmaskReader) -> dict[int, QuadmaskReader]:
+    count = len(analysis.affected_objects)
+    readers = {}
+    for number, path in object_masks.items():
+        if not 0 <= number < count:
+            raise ValueError(f"object mask for affected object {number}, the analysis has "
+                             f"{count}")
+        reader = QuadmaskReader(path)
+        size, wanted = ((reader.info.width, reader.info.height),
+                        (primary.info.width, primary.info.height))
+        if size != wanted:
+            raise MaskError(reader.info.path, f"object mask is {size[0]}x{size[1]}, the primary "
+                                              f"mask is {wanted[0]}x{wanted[1]}",
+                            "segment the affected objects on the plate the mask was made for")
+        readers[number] = reader
+    return readers
+
+
+def _quad_frames(analysis: Analysis, reader: QuadmaskReader, gridify: bool,
+                 segmented: Mapping[int, QuadmaskReader]):
     width, height = reader.info.width, reader.info.height
     expected = {obj.region.frame_count for obj in analysis.affected_objects
                 if obj.region is not None}
     count = 0
-    for index, mask in enumerate(reader.frames()):
+    for index, (mask, seen) in enumerate(_with_segmentations(reader, segmented)):
         black = np.where(quadmask.primary(mask), quadmask.PRIMARY, quadmask.KEEP).astype(np.uint8)
         quad = quadmask.combine(black, grey_frame(analysis, index, width, height,
-                                                  gridify=gridify))
+                                                  gridify=gridify, seen=seen))
         yield quadmask.clear_affected_on_first_frame(quad) if index == 0 else quad
         count += 1
     if expected and expected != {count}:
         raise MaskError(reader.info.path, f"primary mask has {count} frames, the analysis "
                                           f"covers {sorted(expected)[0]}",
                         "analyse the same plate and mask you combine")
+
+
+def _with_segmentations(reader: QuadmaskReader, segmented: Mapping[int, QuadmaskReader],
+                        ) -> Iterator[tuple[np.ndarray, dict[int, np.ndarray]]]:
+    """(primary mask frame, {object index: its segmentation}) in lockstep; an object mask
+    that ends before or after the primary mask is refused."""
+    streams = {number: other.frames() for number, other in segmented.items()}
+    count = 0
+    for mask in reader.frames():
+        seen = {}
+        for number, stream in streams.items():
+            frame = next(stream, None)
+            if frame is None:
+                raise _length_mismatch(segmented[number], f"ends after {count} frames")
+            seen[number] = quadmask.primary(frame)
+        yield mask, seen
+        count += 1
+    for number, stream in streams.items():
+        if next(stream, None) is not None:
+            raise _length_mismatch(segmented[number], f"goes on past the primary mask's "
+                                                      f"{count} frames")
+
+
+def _length_mismatch(reader: QuadmaskReader, problem: str) -> MaskError:
+    return MaskError(reader.info.path, f"object mask {problem}",
+                     "segment the affected objects on the plate the mask was made for")
 
 
 def _mask_rate(path: Path) -> Fraction:

@@ -139,6 +139,10 @@ class Sam2Segmenter:
                 "offload_state_to_cpu": self.offload_state_to_cpu,
                 "sam2_version": _sam2_version()}
 
+    def resources(self) -> dict:
+        """What a scheduler must reserve: a GPU when the engine is set to run on CUDA."""
+        return {"num_gpus": 1} if self.device_setting.startswith("cuda") else {"num_cpus": 1}
+
     def model_checksums(self) -> dict[str, str]:
         """{checkpoint file name: "sha256:..."} for lineage (hashed once per instance)."""
         if self._checksum is None:
@@ -356,7 +360,26 @@ def _build_predictor(config_path: Path, config_name: str, checkpoint: Path, devi
     OmegaConf.resolve(cfg)
     model = instantiate(cfg.model, _recursive_=True)
     _load_weights(model, checkpoint, config_name)
+    model.memory_attention.register_forward_pre_hook(_memory_in_query_dtype, with_kwargs=True)
     return model.to(torch.device(device)).eval()
+
+
+def _memory_in_query_dtype(_module, args, kwargs):
+    """SAM 2 stores its memories as bfloat16 whatever the precision. With object pointers in the
+    memory, concatenation promotes it back to float32; without them (an object tracked before its
+    first prompt) float32 attention meets bfloat16 memories and fails. Cast them to the query's
+    dtype, which is a no-op under autocast."""
+    import torch
+
+    curr = kwargs.get("curr", args[0] if args else None)
+    query = curr[0] if isinstance(curr, list) else curr
+    if query is None or torch.is_autocast_enabled(query.device.type):
+        return None
+    for key in ("memory", "memory_pos"):
+        value = kwargs.get(key)
+        if value is not None and value.dtype != query.dtype:
+            kwargs[key] = value.to(query.dtype)
+    return args, kwargs
 
 
 def _has_cuda_extension() -> bool:

@@ -1,0 +1,72 @@
+"""The analysis' affected objects segmented by the masking engine (VOID's stage 3 with SAM 2).
+
+VOID draws each affected object's grey region from a segmentation, not from the VLM's grid
+cells: its stage 3 text-prompts SAM 3 with the noun on every frame. SAM 2 takes no text, so
+here each object is prompted with what the analysis says about where it is: a box around its
+grid localisation cells on every localised frame (`sam2_engine.localization_prompts`). All
+prompted objects are tracked through the shot in one pass of the engine; the mask videos go
+to a folder of their own and are then drawn by `masks.write_quadmask(object_masks=...)`.
+
+Objects the analysis did not localise (no `grid_localizations`, e.g. a pushed object known only
+by its trajectory) are left to the grid rules, and an engine that cannot segment several
+objects (`classical`: no `segment_objects`) segments nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from void_core.analysis.schema import Analysis
+from void_core.masking.prompt import ClickPrompt, ProgressCallback
+
+MASK_GLOB = "object_*.mp4"  # what `segment_objects` writes
+
+
+def can_segment_objects(segmenter) -> bool:
+    """Whether the masking engine segments several named objects in one pass."""
+    return callable(getattr(segmenter, "segment_objects", None))
+
+
+def affected_object_prompts(analysis: Analysis, width: int, height: int,
+                            frame_count: int) -> dict[int, list[ClickPrompt]]:
+    """{affected-object index: its box prompts} for every object the analysis localised."""
+    from void_core.masking.sam2_engine import localization_prompts
+
+    prompts = {}
+    for number, obj in enumerate(analysis.affected_objects):
+        boxes = localization_prompts(obj, width, height, frame_count)
+        if boxes:
+            prompts[number] = boxes
+    return prompts
+
+
+def segment_affected_objects(segmenter, plate, analysis: Analysis, out_dir: str | Path, *,
+                             on_progress: ProgressCallback | None = None) -> dict[int, Path]:
+    """Segment the analysis' localised affected objects through `plate`.
+
+    Args:
+        segmenter: a masking engine; only one with `segment_objects` (e.g. `sam2`) is used.
+        plate: the opened shot the analysis was made on.
+        analysis: the analysis; objects are keyed by their index in `affected_objects`.
+        out_dir: the folder for the mask videos (0 object, 255 rest); mask videos of an
+            earlier run left in it are removed first.
+        on_progress: passed to the engine.
+
+    Returns:
+        {affected-object index: its mask video}; empty when the engine cannot segment objects
+        or no object is localised.
+
+    Raises:
+        InputError, MaskError, MediaError: as the engine's `segment_objects`.
+    """
+    if not can_segment_objects(segmenter):
+        return {}
+    info = plate.info
+    prompts = affected_object_prompts(analysis, info.width, info.height, info.frame_count)
+    if not prompts:
+        return {}
+    out_dir = Path(out_dir)
+    for stale in out_dir.glob(MASK_GLOB):
+        stale.unlink()
+    results = segmenter.segment_objects(plate, prompts, out_dir, on_progress=on_progress)
+    return {number: Path(result.path) for number, result in results.items()}
