@@ -61,6 +61,11 @@ def run_command(
     config: Annotated[Path | None, typer.Option(
         help="Engine settings file, TOML: model paths and options per engine (default: "
              "$VOID_FARM_CONFIG).", show_default=False)] = None,
+    resident: Annotated[bool | None, typer.Option(
+        "--resident/--no-resident",
+        help="Keep each engine's model loaded in one Ray actor for the whole run (default: "
+             "GPU engines only). --no-resident loads per shot, sharing one GPU between stages.",
+        show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Redo every stage even when lineage shows it done.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
@@ -72,7 +77,7 @@ def run_command(
         settings = engine_settings_from(config, engine, masker, analyzer, model_dir, refiner)
         db_url = _preflight(cutlist, out, media_root, rate, db, engine, masker, analyzer, settings)
         summary = execute(cutlist, out, media_root=media_root, engine=engine, masker=masker,
-                          analyzer=analyzer, db=db_url, force=force, rate=rate,
+                          analyzer=analyzer, db=db_url, force=force, rate=rate, resident=resident,
                           ray_address=ray_address, ray_cpus=ray_cpus, **settings)
         if json_output:
             stdout.print_json(json.dumps(summary))

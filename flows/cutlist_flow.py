@@ -28,7 +28,10 @@ from prefect.states import Completed, Failed
 from prefect_ray.context import remote_options
 
 from flows.ray_runner import FarmRayTaskRunner
-from tasks.engine_host import engine_resources, host_report, is_resident, start_host
+from tasks.engine_host import (
+    RESIDENT_STAGES, engine_resources, forwarding_resources, host_report, is_resident,
+    start_host,
+)
 from tasks.shot_stages import RAY_MAX_RETRIES, STAGE_TASKS
 from void_core import stages
 from void_core.errors import VoidFarmError
@@ -98,18 +101,20 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     logger.info("%s: %d shot(s), %d unusable event(s); lineage run %s", cut.name, len(plans),
                 len(cut.problems), run_id)
 
-    host = None
+    hosts: dict = {}
     try:
-        resident_engine = is_resident(engine, settings.engine_settings, resident)
-        if resident_engine:
-            host = start_host(settings)  # this handle keeps the actor (and its model) alive
-        outcomes += _run_chains(store, settings, plans, resident_engine, cut.name)
-        host_stats = host_report(host) if host is not None else None
+        # These handles keep the host actors (and their loaded models) alive for the run.
+        resident_stages = [stage for stage in RESIDENT_STAGES
+                           if is_resident(stage, settings, resident)]
+        _warn_when_gpus_short(settings, resident_stages, logger)
+        hosts = {stage: start_host(settings, stage) for stage in resident_stages}
+        outcomes += _run_chains(store, settings, plans, set(hosts), cut.name)
+        host_stats = {stage: host_report(host) for stage, host in hosts.items()} or None
     except BaseException as err:  # Ctrl-C, a lost driver: say so in lineage, then stop
         _abandon(store, run_id, plans, err)
         raise
     finally:
-        host = None  # the last handle goes: the actor exits and frees its GPU
+        hosts.clear()  # the last handles go: the actors exit and free their GPUs
 
     otio_path = _write_conformed(cut, settings, outcomes)
     summary = _summary(cut, settings, outcomes, otio_path, host_stats)
@@ -173,12 +178,12 @@ class _ShotChain:
     argument makes the downstream Ray worker fetch it itself, and a fetching worker counts as
     blocked: Ray then starts a fresh worker (seconds of imports) for the next task."""
 
-    def __init__(self, settings: stages.RunSettings, plan: stages.ShotPlan, resident: bool):
+    def __init__(self, settings: stages.RunSettings, plan: stages.ShotPlan, resident: set[str],
+                 resources: dict[str, dict]):
         self.settings, self.plan, self.resident = settings, plan, resident
         self.outcome = ShotOutcome(name=plan.name, status="succeeded")
         self.index, self.future, self.state = 0, None, None
-        self.inpaint_resources = ({"num_cpus": 0.1} if resident else
-                                  engine_resources(settings.engine, settings.engine_settings))
+        self.resources = resources
 
     @property
     def stage(self) -> str:
@@ -188,9 +193,9 @@ class _ShotChain:
         """Submit the current stage; returns its future."""
         stage = self.stage
         task = STAGE_TASKS[stage].with_options(task_run_name=f"{self.plan.name} · {stage}")
-        resources = self.inpaint_resources if stage == "inpaint" else {"num_cpus": 1}
+        resources = self.resources.get(stage, {"num_cpus": 1})
         arguments = (self.settings, self.plan if stage == "ingest" else self.state)
-        extra = {"resident": self.resident} if stage == "inpaint" else {}
+        extra = {"resident": stage in self.resident} if stage in RESIDENT_STAGES else {}
         with remote_options(max_retries=RAY_MAX_RETRIES, retry_exceptions=False, **resources):
             self.future = task.submit(*arguments, wait_for=self._upstream(), **extra)
         self._previous = self.future
@@ -234,7 +239,35 @@ class _ShotChain:
         outcome.notes = [note for report in state.reports for note in report.notes]
 
 
-def _run_chains(store, settings: stages.RunSettings, plans: list, resident: bool,
+def _warn_when_gpus_short(settings: stages.RunSettings, resident_stages: list[str],
+                          logger) -> None:
+    """Each resident GPU host holds its GPUs for the whole run; say so up front when the cluster
+    has fewer than they need (the run then waits for an autoscaler to add GPU nodes)."""
+    import ray
+
+    wanted = {stage: engine_resources(stage, settings).get("num_gpus", 0)
+              for stage in resident_stages}
+    needed = sum(wanted.values())
+    available = ray.cluster_resources().get("GPU", 0)
+    if needed > available:
+        held = ", ".join(f"{stage} {gpus:g}" for stage, gpus in wanted.items() if gpus)
+        logger.warning("the resident engines hold %g GPU(s) for the whole run (%s) but the Ray "
+                       "cluster has %g now: the run waits until GPU nodes join; on a one-GPU "
+                       "machine run one of them on the CPU or not resident (--no-resident)",
+                       needed, held, available)
+
+
+def _stage_resources(settings: stages.RunSettings, resident: set[str]) -> dict[str, dict]:
+    """Ray resources per stage: engines declare theirs; a stage whose engine is resident only
+    forwards the shot to its host actor (see `forwarding_resources`)."""
+    resources = {}
+    for stage in RESIDENT_STAGES:
+        declared = engine_resources(stage, settings)
+        resources[stage] = forwarding_resources(declared) if stage in resident else declared
+    return resources
+
+
+def _run_chains(store, settings: stages.RunSettings, plans: list, resident: set[str],
                 cut_name: str) -> list[ShotOutcome]:
     """Every shot's stages, shots in parallel; record shots in lineage as they finish."""
     import ray
@@ -242,7 +275,8 @@ def _run_chains(store, settings: stages.RunSettings, plans: list, resident: bool
     total = max(len(plans), 1)
     progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
                                         description=f"shots of {cut_name} finished")
-    chains = [_ShotChain(settings, plan, resident) for plan in plans]
+    resources = _stage_resources(settings, resident)
+    chains = [_ShotChain(settings, plan, resident, resources) for plan in plans]
     running = {chain.submit().wrapped_future: chain for chain in chains}
     finished = 0
     while running:
@@ -296,7 +330,7 @@ def _summary(cut, settings: stages.RunSettings, outcomes: list[ShotOutcome],
         "shots": [o.__dict__ for o in outcomes],
     }
     if host_stats is not None:
-        summary["engine_host"] = host_stats
+        summary["engine_hosts"] = host_stats
     path = settings.out_root / f"{cut.name}{SUMMARY_SUFFIX}"
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(summary, indent=2))

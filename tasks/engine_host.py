@@ -1,10 +1,10 @@
-"""Engines that keep a model resident: one Ray actor per (engine, settings) serves shot after shot.
+"""Engines that keep a model resident: one Ray actor per (run, stage) serves shot after shot.
 
-Loading VOID's transformer takes tens of seconds; an `EngineHost` loads its engine once, then
-runs the inpaint stage of every shot sent to it. The actor asks Ray for the engine's resources
-(`num_gpus` for GPU engines), so on a cluster it lands on a GPU node. The flow creates the hosts
-before it submits shots (the flow's driver owns them, so they live exactly as long as the run) and
-the inpaint tasks find them by name.
+Loading VOID's transformer takes tens of seconds, SAM2's a few; an `EngineHost` creates its
+engine once, then runs that stage for every shot sent to it. The actor asks Ray for the engine's
+resources (`num_gpus` for GPU engines), so on a cluster it lands on a GPU node. The flow creates
+the hosts before it submits shots and holds their handles for the run (the driver owns them, so
+they live exactly as long as the run); the stage tasks find them by name.
 """
 
 from __future__ import annotations
@@ -13,22 +13,33 @@ import ray
 
 from void_core import stages
 from void_core.inpaint import create_inpainter
+from void_core.masking import create_segmenter
 
 NAMESPACE = "void-farm"
+RESIDENT_STAGES = ("masking", "inpaint")
+
+
+def create_engine(stage: str, run_settings: stages.RunSettings):
+    if stage == "inpaint":
+        return create_inpainter(run_settings.engine, **run_settings.engine_settings)
+    if stage == "masking":
+        return create_segmenter(run_settings.masker, **run_settings.masker_settings)
+    raise ValueError(f"no resident engines for stage {stage!r}")
 
 
 class EngineHost:
-    """Holds one inpainting engine instance; `inpaint` runs a shot's inpaint stage with it."""
+    """Holds one engine instance; `run` runs its stage for a shot with it."""
 
-    def __init__(self, engine: str, settings: dict):
-        self.engine = create_inpainter(engine, **settings)
+    def __init__(self, stage: str, run_settings: stages.RunSettings):
+        self.stage = stage
+        self.engine = create_engine(stage, run_settings)
         self.shots_served = 0
 
-    def inpaint(self, run_settings: stages.RunSettings, state: stages.ShotState,
-                task_run_id: str | None = None) -> stages.ShotState:
+    def run(self, run_settings: stages.RunSettings, state: stages.ShotState,
+            task_run_id: str | None = None) -> stages.ShotState:
         token = stages.ORCHESTRATOR_TASK_ID.set(task_run_id)
         try:
-            result = stages.inpaint(run_settings, state, engine=self.engine)
+            result = stages.STAGES[self.stage](run_settings, state, engine=self.engine)
         finally:
             stages.ORCHESTRATOR_TASK_ID.reset(token)
         self.shots_served += 1
@@ -39,32 +50,55 @@ class EngineHost:
                 "model_loads": getattr(self.engine, "load_count", 1)}
 
 
-def host_name(run_settings: stages.RunSettings) -> str:
-    key = stages.digest_of([run_settings.run_id, run_settings.engine, run_settings.engine_settings])
-    return f"engine-{run_settings.engine}-{key[7:19]}"
+def host_name(run_settings: stages.RunSettings, stage: str) -> str:
+    key = stages.digest_of([run_settings.run_id, stage, run_settings.engine,
+                            run_settings.engine_settings, run_settings.masker,
+                            run_settings.masker_settings])
+    return f"{stage}-{key[7:19]}"
 
 
-def engine_resources(engine_name: str, settings: dict) -> dict:
-    """What the engine asks Ray for: `resources()` if it declares them, else one CPU."""
-    engine = create_inpainter(engine_name, **settings)
-    declared = getattr(engine, "resources", None)
+def engine_resources(stage: str, run_settings: stages.RunSettings) -> dict:
+    """What the stage's engine asks Ray for: `resources()` if it declares them, else one CPU."""
+    declared = getattr(create_engine(stage, run_settings), "resources", None)
     return dict(declared()) if callable(declared) else {"num_cpus": 1}
 
 
-def is_resident(engine_name: str, settings: dict, resident: bool | None) -> bool:
+def is_resident(stage: str, run_settings: stages.RunSettings, resident: bool | None) -> bool:
     """GPU engines are resident by default; `resident` forces it either way."""
+    if stage not in RESIDENT_STAGES:
+        return False
     if resident is not None:
         return resident
-    return engine_resources(engine_name, settings).get("num_gpus", 0) > 0
+    return engine_resources(stage, run_settings).get("num_gpus", 0) > 0
 
 
-def start_host(run_settings: stages.RunSettings):
-    """Create (or find) the run's host actor; call from the flow's driver."""
-    resources = engine_resources(run_settings.engine, run_settings.engine_settings)
+def start_host(run_settings: stages.RunSettings, stage: str):
+    """Create the run's host actor for `stage`; call from the flow's driver and keep the handle."""
     actor = ray.remote(EngineHost).options(
-        name=host_name(run_settings), namespace=NAMESPACE, get_if_exists=True,
-        max_restarts=1, max_task_retries=1, **_actor_resources(resources))
-    return actor.remote(run_settings.engine, run_settings.engine_settings)
+        name=host_name(run_settings, stage), namespace=NAMESPACE, get_if_exists=True,
+        max_restarts=1, max_task_retries=1,
+        **host_resources(engine_resources(stage, run_settings)))
+    return actor.remote(stage, run_settings)
+
+
+def host_resources(declared: dict) -> dict:
+    """What the host actor holds for the whole run. A GPU engine's host holds its GPU (and CPUs);
+    a CPU engine's host holds no CPU, since the stage task that forwards each shot to it holds the
+    CPU while the host works (see `forwarding_resources`). Otherwise two CPU hosts on a 2-CPU
+    machine would hold every CPU and no stage task could start."""
+    allowed = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
+    held = {key: value for key, value in declared.items() if key in allowed}
+    if not held.get("num_gpus"):
+        held["num_cpus"] = 0
+    return held
+
+
+def forwarding_resources(declared: dict) -> dict:
+    """What a stage task asks for when it only forwards the shot to its host: a sliver of CPU
+    when the host holds a GPU, else the engine's declared CPUs (the work is done on its behalf)."""
+    if declared.get("num_gpus"):
+        return {"num_cpus": 0.1}
+    return {"num_cpus": declared.get("num_cpus", 1)}
 
 
 def host_report(host) -> dict:
@@ -72,10 +106,5 @@ def host_report(host) -> dict:
     return ray.get(host.stats.remote())
 
 
-def find_host(run_settings: stages.RunSettings):
-    return ray.get_actor(host_name(run_settings), namespace=NAMESPACE)
-
-
-def _actor_resources(resources: dict) -> dict:
-    allowed = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
-    return {key: value for key, value in resources.items() if key in allowed}
+def find_host(run_settings: stages.RunSettings, stage: str):
+    return ray.get_actor(host_name(run_settings, stage), namespace=NAMESPACE)

@@ -62,8 +62,10 @@ def ingest_task(settings: stages.RunSettings, plan: stages.ShotPlan) -> stages.S
 
 
 @task(**_stage_options("masking"))
-def masking_task(settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
-    return _run("masking", settings, state)
+def masking_task(settings: stages.RunSettings, state: stages.ShotState,
+                 resident: bool = False) -> stages.ShotState:
+    """The object's mask; with `resident`, sent to the run's masking host (SAM2 loaded once)."""
+    return _on_host("masking", settings, state) if resident else _run("masking", settings, state)
 
 
 @task(**_stage_options("analysis"))
@@ -75,13 +77,15 @@ def analysis_task(settings: stages.RunSettings, state: stages.ShotState) -> stag
 def inpaint_task(settings: stages.RunSettings, state: stages.ShotState,
                  resident: bool = False) -> stages.ShotState:
     """The fill; with `resident`, sent to the run's engine host actor (model loaded once)."""
-    if not resident:
-        return _run("inpaint", settings, state)
+    return _on_host("inpaint", settings, state) if resident else _run("inpaint", settings, state)
+
+
+def _on_host(stage: str, settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
     import ray
 
     from tasks.engine_host import find_host
 
-    return ray.get(find_host(settings).inpaint.remote(settings, state, _task_run_id()))
+    return ray.get(find_host(settings, stage).run.remote(settings, state, _task_run_id()))
 
 
 @task(**_stage_options("qc"))

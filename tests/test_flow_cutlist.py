@@ -188,7 +188,9 @@ def test_a_resident_engine_serves_every_shot_from_one_actor(ray_local, scenes, t
     summary = run(cutlist, tmp_path / "out", resident=True)
 
     assert summary["succeeded"] == 3
-    assert summary["engine_host"] == {"engine": "classical", "shots_served": 3, "model_loads": 1}
+    assert summary["engine_hosts"] == {
+        "masking": {"engine": "classical", "shots_served": 3, "model_loads": 1},
+        "inpaint": {"engine": "classical", "shots_served": 3, "model_loads": 1}}
 
 
 def test_a_wrong_database_url_fails_before_any_work(tmp_path, scenes):
@@ -237,7 +239,8 @@ def test_three_shots_through_one_void_actor_load_the_model_once(ray_local, scene
                   engine_settings={"model_dir": str(model), "device": "cpu"})
 
     assert summary["succeeded"] == 3, summary
-    assert summary["engine_host"] == {"engine": "void", "shots_served": 3, "model_loads": 1}
+    assert summary["engine_hosts"]["inpaint"] == {"engine": "void", "shots_served": 3,
+                                                  "model_loads": 1}
     assert len(list((tmp_path / "out").glob("sh0[123]0/*.exr"))) == 3 * FRAMES
 
 

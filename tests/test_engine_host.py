@@ -1,0 +1,62 @@
+"""What resident engine hosts and their forwarding tasks ask Ray for (no Ray started here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.engine_host import (
+    forwarding_resources, host_name, host_resources, is_resident,
+)
+from void_core import stages
+
+
+def settings(tmp_path, **changes) -> stages.RunSettings:
+    base = dict(run_id="run-1", cutlist=str(tmp_path / "cut.otio"), out_root=tmp_path / "out",
+                db_url=f"sqlite:///{tmp_path / 'l.db'}")
+    base.update(changes)
+    return stages.RunSettings(**base)
+
+
+def test_a_gpu_host_holds_its_gpu_and_its_forwarding_task_a_sliver_of_cpu():
+    declared = {"num_gpus": 1, "num_cpus": 2}
+    assert host_resources(declared) == {"num_gpus": 1, "num_cpus": 2}
+    assert forwarding_resources(declared) == {"num_cpus": 0.1}
+
+
+def test_a_cpu_host_holds_no_cpu_and_its_forwarding_task_holds_the_engines_cpus():
+    declared = {"num_cpus": 2, "unknown_key": 5}
+    assert host_resources(declared) == {"num_cpus": 0}
+    assert forwarding_resources(declared) == {"num_cpus": 2}
+    # two CPU hosts on a 2-CPU node leave both CPUs for the stage tasks
+    assert sum(host_resources({"num_cpus": 1})["num_cpus"] for _ in range(2)) == 0
+
+
+def test_only_gpu_engines_are_resident_unless_forced(tmp_path):
+    classical = settings(tmp_path)
+    assert not is_resident("inpaint", classical, None)
+    assert not is_resident("masking", classical, None)
+    assert is_resident("inpaint", classical, True) and is_resident("masking", classical, True)
+    assert not is_resident("analysis", classical, True)  # no resident engine for that stage
+    checkpoint = tmp_path / "sam2.pt"
+    checkpoint.write_bytes(b"not loaded: resources() does not read it")
+    sam2_on_cuda = settings(tmp_path, masker="sam2", masker_settings={
+        "config": "configs/sam2.1/sam2.1_hiera_t.yaml", "checkpoint": str(checkpoint),
+        "device": "cuda"})
+    assert is_resident("masking", sam2_on_cuda, None)
+    assert not is_resident("masking", sam2_on_cuda, False)
+
+
+def test_host_names_differ_per_stage_run_and_engine_settings(tmp_path):
+    one = settings(tmp_path)
+    names = {host_name(one, "masking"), host_name(one, "inpaint"),
+             host_name(settings(tmp_path, run_id="run-2"), "inpaint"),
+             host_name(settings(tmp_path, engine_settings={"window": 3}), "inpaint")}
+    assert len(names) == 4
+    assert host_name(one, "inpaint") == host_name(settings(tmp_path), "inpaint")
+
+
+def test_stages_without_resident_engines_are_refused(tmp_path):
+    from tasks.engine_host import create_engine
+
+    with pytest.raises(ValueError, match="analysis"):
+        create_engine("analysis", settings(tmp_path))
