@@ -29,8 +29,8 @@ from prefect_ray.context import remote_options
 
 from flows.ray_runner import FarmRayTaskRunner
 from tasks.engine_host import (
-    RESIDENT_STAGES, engine_resources, forwarding_resources, host_report, is_resident,
-    start_host,
+    HOST_OF, RESIDENT_STAGES, engine_resources, forwarding_resources, host_report, is_resident,
+    segments_objects, stage_resources, start_host,
 )
 from tasks.shot_stages import RAY_MAX_RETRIES, STAGE_TASKS
 from void_core import stages
@@ -195,7 +195,7 @@ class _ShotChain:
         task = STAGE_TASKS[stage].with_options(task_run_name=f"{self.plan.name} · {stage}")
         resources = self.resources.get(stage, {"num_cpus": 1})
         arguments = (self.settings, self.plan if stage == "ingest" else self.state)
-        extra = {"resident": stage in self.resident} if stage in RESIDENT_STAGES else {}
+        extra = {"resident": stage in self.resident} if stage in HOST_OF else {}
         with remote_options(max_retries=RAY_MAX_RETRIES, retry_exceptions=False, **resources):
             self.future = task.submit(*arguments, wait_for=self._upstream(), **extra)
         self._previous = self.future
@@ -257,14 +257,18 @@ def _warn_when_gpus_short(settings: stages.RunSettings, resident_stages: list[st
                        needed, held, available)
 
 
-def _stage_resources(settings: stages.RunSettings, resident: set[str]) -> dict[str, dict]:
-    """Ray resources per stage: engines declare theirs; a stage whose engine is resident only
-    forwards the shot to its host actor (see `forwarding_resources`)."""
-    resources = {}
-    for stage in RESIDENT_STAGES:
-        declared = engine_resources(stage, settings)
-        resources[stage] = forwarding_resources(declared) if stage in resident else declared
-    return resources
+def _stage_resources(settings: stages.RunSettings,
+                     resident_hosts: set[str]) -> tuple[dict[str, dict], set[str]]:
+    """Ray resources per stage that runs an engine, and the stages that go to a resident host.
+    A stage sent to its host only forwards the shot there (see `forwarding_resources`)."""
+    resources, on_hosts = {}, set()
+    for stage, host in HOST_OF.items():
+        declared = stage_resources(stage, settings)
+        hosted = host in resident_hosts and (stage == host or segments_objects(settings))
+        resources[stage] = forwarding_resources(declared) if hosted else declared
+        if hosted:
+            on_hosts.add(stage)
+    return resources, on_hosts
 
 
 def _run_chains(store, settings: stages.RunSettings, plans: list, resident: set[str],
@@ -275,8 +279,8 @@ def _run_chains(store, settings: stages.RunSettings, plans: list, resident: set[
     total = max(len(plans), 1)
     progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
                                         description=f"shots of {cut_name} finished")
-    resources = _stage_resources(settings, resident)
-    chains = [_ShotChain(settings, plan, resident, resources) for plan in plans]
+    resources, on_hosts = _stage_resources(settings, resident)
+    chains = [_ShotChain(settings, plan, on_hosts, resources) for plan in plans]
     running = {chain.submit().wrapped_future: chain for chain in chains}
     finished = 0
     while running:

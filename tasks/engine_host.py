@@ -17,6 +17,9 @@ from void_core.masking import create_segmenter
 
 NAMESPACE = "void-farm"
 RESIDENT_STAGES = ("masking", "inpaint")
+# Which host serves a stage: the masking host also runs the analysis stage when its segmenter
+# segments the affected objects (sam2), so that model is loaded once and its GPU accounted for.
+HOST_OF = {"masking": "masking", "analysis": "masking", "inpaint": "inpaint"}
 
 
 def create_engine(stage: str, run_settings: stages.RunSettings):
@@ -35,14 +38,18 @@ class EngineHost:
         self.engine = create_engine(stage, run_settings)
         self.shots_served = 0
 
-    def run(self, run_settings: stages.RunSettings, state: stages.ShotState,
+    def run(self, stage: str, run_settings: stages.RunSettings, state: stages.ShotState,
             task_run_id: str | None = None) -> stages.ShotState:
+        if HOST_OF.get(stage) != self.stage:
+            raise ValueError(f"the {self.stage} host does not run the {stage} stage")
+        engine = {"segmenter" if stage == "analysis" else "engine": self.engine}
         token = stages.ORCHESTRATOR_TASK_ID.set(task_run_id)
         try:
-            result = stages.STAGES[self.stage](run_settings, state, engine=self.engine)
+            result = stages.STAGES[stage](run_settings, state, **engine)
         finally:
             stages.ORCHESTRATOR_TASK_ID.reset(token)
-        self.shots_served += 1
+        if stage == self.stage:
+            self.shots_served += 1
         return result
 
     def stats(self) -> dict:
@@ -61,6 +68,23 @@ def engine_resources(stage: str, run_settings: stages.RunSettings) -> dict:
     """What the stage's engine asks Ray for: `resources()` if it declares them, else one CPU."""
     declared = getattr(create_engine(stage, run_settings), "resources", None)
     return dict(declared()) if callable(declared) else {"num_cpus": 1}
+
+
+def segments_objects(run_settings: stages.RunSettings) -> bool:
+    """Whether the run's masker also segments the analysis' affected objects."""
+    from void_core.analysis.object_masks import can_segment_objects
+
+    return can_segment_objects(create_engine("masking", run_settings))
+
+
+def stage_resources(stage: str, run_settings: stages.RunSettings) -> dict:
+    """What a stage's work asks Ray for: the masking and inpaint engines' own, the masker's for
+    an analysis that segments objects with it, else one CPU."""
+    if stage in RESIDENT_STAGES:
+        return engine_resources(stage, run_settings)
+    if stage == "analysis" and segments_objects(run_settings):
+        return engine_resources("masking", run_settings)
+    return {"num_cpus": 1}
 
 
 def is_resident(stage: str, run_settings: stages.RunSettings, resident: bool | None) -> bool:

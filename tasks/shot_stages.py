@@ -69,8 +69,11 @@ def masking_task(settings: stages.RunSettings, state: stages.ShotState,
 
 
 @task(**_stage_options("analysis"))
-def analysis_task(settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
-    return _run("analysis", settings, state)
+def analysis_task(settings: stages.RunSettings, state: stages.ShotState,
+                  resident: bool = False) -> stages.ShotState:
+    """What the object affected; with `resident`, on the masking host, whose segmenter (sam2)
+    also segments the affected objects."""
+    return _on_host("analysis", settings, state) if resident else _run("analysis", settings, state)
 
 
 @task(**_stage_options("inpaint"))
@@ -83,9 +86,10 @@ def inpaint_task(settings: stages.RunSettings, state: stages.ShotState,
 def _on_host(stage: str, settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
     import ray
 
-    from tasks.engine_host import find_host
+    from tasks.engine_host import HOST_OF, find_host
 
-    return ray.get(find_host(settings, stage).run.remote(settings, state, _task_run_id()))
+    host = find_host(settings, HOST_OF[stage])
+    return ray.get(host.run.remote(stage, settings, state, _task_run_id()))
 
 
 @task(**_stage_options("qc"))

@@ -24,19 +24,30 @@ from void_core.synth.cutlist import write_synthetic_cutlist
 pytestmark = pytest.mark.xdist_group("ray-prefect")
 
 WIDTH, HEIGHT, FRAMES = 128, 80, 10
+GEMINI_KEY = "flow-test-key"
 
 
 @pytest.fixture(scope="module")
 def ray_local():
+    """One local Ray for the module. Its workers inherit the environment at start, as on a farm:
+    the Gemini key the model-engine test's fake server expects is set before Ray starts."""
     import ray
 
     from flows.cli_run import prepare_prefect_environment
     from flows.ray_runner import connect_ray
 
     prepare_prefect_environment()
-    connect_ray(num_cpus=2)
-    yield
-    ray.shutdown()
+    saved = {name: os.environ.pop(name, None) for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    os.environ["GEMINI_API_KEY"] = GEMINI_KEY
+    try:
+        connect_ray(num_cpus=2)
+        yield
+    finally:
+        ray.shutdown()
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="module")
@@ -270,3 +281,74 @@ def test_an_unparseable_edl_event_is_a_failed_shot_with_its_reason(ray_local, tm
             "SELECT error FROM shot WHERE name = 'event-2' AND status = 'failed'")).scalar_one()
     engine.dispose()
     assert "line 7 (event 2)" in error
+
+
+def test_the_model_engines_run_resident_from_a_config_file(ray_local, scenes, tmp_path):
+    """sam2 masking, gemini analysis (a local fake of the REST API), the void engine: every
+    model from the settings file, SAM2 and VOID each loaded once for the three shots."""
+    from fake_gemini import FakeGemini
+    from omegaconf import OmegaConf
+    from test_sam2 import save_checkpoint, tiny_config
+
+    from flows.cli import app
+    from void_core.inpaint.void.tiny import make_tiny_model_dir
+    from void_core.mask_from_click import AFFECTED_MASKS
+
+    sam2_config = tiny_config()
+    OmegaConf.save(sam2_config, tmp_path / "sam2-tiny.yaml")
+    sam2_checkpoint = save_checkpoint(sam2_config, tmp_path / "sam2-tiny.pt")
+    void_model = make_tiny_model_dir(tmp_path / "void-tiny")
+    answer = {"edit_instruction": "remove the moving object", "integral_belongings": [],
+              "affected_objects": [
+                  {"noun": "shadow", "category": "visual_artifact", "why": "cast by it",
+                   "will_move": False, "first_appears_frame": 0, "movement_description": "",
+                   "grid_localizations": [{"frame": 2, "grid_regions": [{"row": 5, "col": 4}]}],
+                   "trajectory_path": []}],
+              "scene_description": "An empty floor under a wall.", "confidence": 0.9}
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel10.otio")
+    out = tmp_path / "out"
+    with FakeGemini(answer, api_key=GEMINI_KEY) as gemini:
+        config = tmp_path / "void-farm.toml"
+        config.write_text(f"""
+[inpaint.void]
+model_dir = "{void_model}"
+device = "cpu"
+
+[masking.sam2]
+config = "{tmp_path / 'sam2-tiny.yaml'}"
+checkpoint = "{sam2_checkpoint}"
+device = "cpu"
+
+[analysis.gemini]
+base_url = "{gemini.base_url}"
+retry_base_delay = 0.01
+timeout = 30.0
+""")
+        result = CliRunner().invoke(app, [
+            "run", str(cutlist), "--out", str(out), "--engine", "void", "--masker", "sam2",
+            "--analyzer", "gemini", "--config", str(config), "--resident", "--json"])
+        analyses = [r for r in gemini.requests if r.path.endswith(":generateContent")]
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    assert summary["succeeded"] == 3
+    assert summary["engine_hosts"] == {
+        "masking": {"engine": "sam2", "shots_served": 3, "model_loads": 1},
+        "inpaint": {"engine": "void", "shots_served": 3, "model_loads": 1}}
+    assert len(analyses) == 3
+    assert len(list(out.glob("sh0[123]0/*.exr"))) == 3 * FRAMES
+    for shot in summary["shots"]:
+        assert "sam2 segmented 1 affected object(s): shadow" in shot["notes"], shot
+        assert len(list((out / ".void-work" / shot["name"] / AFFECTED_MASKS).glob("*.mp4"))) == 1
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT stage, engine, model_checksums FROM stage_run WHERE status = 'succeeded'"
+        )).all()
+    engine.dispose()
+    engines = {stage: name for stage, name, _ in rows}
+    assert (engines["masking"], engines["analysis"], engines["inpaint"]) == ("sam2", "gemini", "void")
+    checksums = {stage: json.loads(c) if isinstance(c, str) else c for stage, _, c in rows}
+    assert "sam2-tiny.pt" in checksums["masking"] and "sam2-tiny.pt" in checksums["analysis"]
+    assert checksums["inpaint"]
+    assert GEMINI_KEY.encode() not in (out / "void-farm-lineage.db").read_bytes()

@@ -248,10 +248,14 @@ def test_raycluster_volumes_are_declared_and_the_shared_claim_is_read_write_many
             if "persistentVolumeClaim" in volume:
                 assert volume["persistentVolumeClaim"]["claimName"] in claims
         for container in pod["containers"]:
-            pgpass = PurePosixPath({e["name"]: e["value"] for e in container["env"]}["PGPASSFILE"])
+            env = {e["name"]: e for e in container["env"]}
+            pgpass = PurePosixPath(env["PGPASSFILE"]["value"])
             holder = next(m for m in container["volumeMounts"]
                           if pgpass.is_relative_to(m["mountPath"]) and m["mountPath"] != "/")
             assert "secret" in volumes[holder["name"]], "the lineage password comes from a secret"
+            key = env["GEMINI_API_KEY"]
+            assert "value" not in key, "the Gemini key is never written in the manifest"
+            assert key["valueFrom"]["secretKeyRef"]["optional"] is True
         spill = group["rayStartParams"]["object-spilling-directory"]
         spill_mount = next(m for c in pod["containers"] for m in c["volumeMounts"]
                            if PurePosixPath(spill).is_relative_to(m["mountPath"])

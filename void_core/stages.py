@@ -270,7 +270,8 @@ def analysis(settings: RunSettings, state: ShotState, *, segmenter=None) -> Shot
 
     report = _recorded(settings, state, "analysis", identity, engine, run,
                        artifacts=[("mask", out), ("json", analysis_json)],
-                       settings_record=described)
+                       settings_record=described,
+                       checksums=_model_checksums(masker) if masker is not None else None)
     return state.with_report(report, quadmask=out, analysis=analysis_json)
 
 
@@ -395,7 +396,9 @@ def _recorded(settings: RunSettings, state: ShotState, stage: str, identity: str
             shot_id, stage, identity=identity, engine=name,
             engine_version=getattr(engine, "version", None),
             settings=settings_record or ({"engine": _describe(engine)} if engine else None),
-            model_checksums=checksums, worker=_worker(),
+            model_checksums=checksums if checksums is not None else (
+                _model_checksums(engine) if engine is not None else None),
+            worker=_worker(),
             prefect_task_run_id=ORCHESTRATOR_TASK_ID.get())
     started = time.perf_counter()
     try:

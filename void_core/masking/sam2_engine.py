@@ -126,6 +126,7 @@ class Sam2Segmenter:
         self.max_resident_frames = int(max_resident_frames)
         self.offload_state_to_cpu = bool(offload_state_to_cpu)
         self._predictor = None
+        self.load_count = 0  # model loads by this instance (a resident host loads once)
         self._checksum: str | None = None
         self._lock = threading.Lock()  # one shot at a time through the resident model
 
@@ -168,6 +169,7 @@ class Sam2Segmenter:
         if self._predictor is None:
             self._predictor = _build_predictor(self._config_path, self.config, self.checkpoint,
                                                self._device(), self.image_size_setting)
+            self.load_count += 1
         return self._predictor
 
     def segment(self, plate: Plate, prompts: Sequence[ClickPrompt], out_path: str | Path, *,
