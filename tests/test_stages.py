@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -117,10 +118,65 @@ def test_missing_media_fails_at_ingest_with_the_reason(media, tmp_path):
         stages.ingest(settings, stages.ShotState(plan=plan))
 
 
-def test_a_clip_that_is_only_part_of_its_media_is_refused(media, tmp_path):
-    plan = replace(plans_for(media[:1], tmp_path)[0], frame_count=N - 2)
+def cut_from(plan: stages.ShotPlan, skip: int, count: int) -> stages.ShotPlan:
+    """The plan of a clip that is `count` frames of its media from index `skip`, its click
+    moved with it, as a cut list whose reference gives the media's available range says."""
+    prompt = dict(plan.prompt, frame=plan.prompt["frame"] - skip)
+    return replace(plan, first_frame=plan.first_frame + skip, frame_count=count,
+                   media_start=plan.first_frame, prompt=prompt)
+
+
+def test_a_clip_cut_from_longer_media_is_staged_frame_exact_and_reused(media, tmp_path):
+    from void_core.media.plate import open_plate
+
+    whole = plans_for(media[:1], tmp_path)[0]
+    skip = min(2, whole.prompt["frame"])
+    plan = cut_from(whole, skip, N - 3)
     settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "out")
-    with pytest.raises(InputError, match=f"uses {N - 2} frames of the cut but the media has {N}"):
+
+    state = stages.ingest(settings, stages.ShotState(plan=plan))
+
+    assert state.plate.name == "plate.mkv" and state.plate.parent.parent.name == plan.name
+    assert state.report("ingest").notes == (
+        f"clip is frames {skip}..{skip + N - 4} of the media's {N}: staged as plate.mkv",)
+    source = list(open_plate(media[0].video).frames())[skip:skip + N - 3]
+    staged = list(open_plate(state.plate).frames())
+    assert len(staged) == N - 3
+    for expected, got in zip(source, staged):
+        np.testing.assert_array_equal(got, expected)  # lossless: the same decoded codes
+    stamp = state.plate.stat().st_mtime_ns
+    again = stages.ingest(settings, stages.ShotState(plan=plan))
+    assert again.plate.stat().st_mtime_ns == stamp and again.plate_digest == state.plate_digest
+
+
+def test_a_clip_cut_from_longer_media_runs_to_plates_numbered_from_its_source_in(media,
+                                                                                tmp_path):
+    whole = plans_for(media[:1], tmp_path)[0]
+    skip = 1 if whole.prompt["frame"] >= 1 else 0
+    plan = cut_from(whole, skip, N - 2)
+    settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "out")
+
+    state = through(settings, plan)
+
+    exrs = sorted((tmp_path / "out" / plan.name).glob("*.exr"))
+    assert len(exrs) == N - 2
+    assert exrs[0].name == f"{plan.name}.{plan.first_frame:04d}.exr"
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(first_frame_shift=N - 2), "needs source frames"),
+    (dict(first_frame_shift=-1), "needs source frames"),
+    (dict(media_start=None), "says nowhere where it starts"),
+    (dict(frame_count=N + 1), f"uses {N + 1} frames but the media holds only {N}"),
+])
+def test_a_clip_the_media_cannot_supply_is_refused_with_the_reason(media, tmp_path, change,
+                                                                   message):
+    whole = plans_for(media[:1], tmp_path)[0]
+    plan = cut_from(whole, 0, N - 3)
+    shift = change.pop("first_frame_shift", 0)
+    plan = replace(plan, first_frame=plan.first_frame + shift, **change)
+    settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "out")
+    with pytest.raises(InputError, match=message):
         stages.ingest(settings, stages.ShotState(plan=plan))
 
 
@@ -156,3 +212,30 @@ def test_a_failing_stage_is_recorded_failed_with_its_error(media, tmp_path):
     (stage, status, engine, error), = lineage_rows(tmp_path / "out")
     assert (stage, status, engine) == ("masking", "failed", "classical")
     assert "outside" in error
+
+
+def test_an_edl_clip_is_found_in_its_camera_original_by_the_files_timecode(tmp_path):
+    from test_clip_range import write_video
+
+    from void_core.media.plate import open_plate
+
+    camera = write_video(tmp_path / "A001C003.mov", "prores_ks", "yuv422p10le",
+                         timecode="01:00:10:00")
+    edl = tmp_path / "reel.edl"
+    edl.write_text("TITLE: REEL\nFCM: NON-DROP FRAME\n\n"
+                   "001  A001C003 V     C        01:00:10:02 01:00:10:07 01:00:00:00 01:00:00:05\n"
+                   f"* FROM CLIP NAME: {camera.name}\n"
+                   "* LOC: 01:00:00:01 RED VOID: remove the cup\n")
+    cut = read_cutlist(edl, media_root=tmp_path)
+    plan = replace(stages.ShotPlan.from_spec(cut.shots[0]),
+                   prompt={"frame": 0, "points": [[10, 10]], "labels": [1]})
+    settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "out")
+
+    state = stages.ingest(settings, stages.ShotState(plan=plan))
+
+    assert state.report("ingest").notes == (
+        "clip is frames 2..6 of the media's 9: staged as plate.mkv",)
+    expected = list(open_plate(camera).frames())[2:7]
+    assert len(expected) == 5
+    for want, got in zip(expected, open_plate(state.plate).frames()):
+        np.testing.assert_array_equal(got, want)

@@ -30,6 +30,7 @@ from typing import Any
 
 from void_core.errors import InputError, MaskError, VoidFarmError
 from void_core.lineage import LineageStore, open_store
+from void_core.media.clip_range import stage_clip, video_start_frame
 from void_core.media.masks import find_mask
 from void_core.media.plate import open_plate
 from void_core.shot import (
@@ -87,6 +88,7 @@ class ShotPlan:
     instruction: str = ""
     bg: str | None = None
     record_range: str | None = None
+    media_start: int | None = None  # the media's first frame in `first_frame`'s count, if known
     shot_id: str | None = None  # the lineage row, set when the run starts the shot
 
     @classmethod
@@ -98,7 +100,8 @@ class ShotPlan:
                    media_problem=None if spec.media_resolved else spec.media_hint,
                    first_frame=spec.source_start_frame, frame_count=spec.frame_count,
                    rate=spec.rate, prompt=spec.prompt, instruction="; ".join(spec.instructions),
-                   bg=spec.bg, record_range=f"{record['start_tc']}-{record['end_tc']}")
+                   bg=spec.bg, record_range=f"{record['start_tc']}-{record['end_tc']}",
+                   media_start=spec.media_start_frame)
 
 
 @dataclass(frozen=True)
@@ -165,24 +168,53 @@ def ingest(settings: RunSettings, state: ShotState) -> ShotState:
     if plan.media is None:
         raise InputError(None, f"{plan.name}: media not found ({plan.media_problem})",
                          "give --media-root where the clip's media lives, or fix the reference")
-    plate = open_plate(plan.media, rate=plan.rate)
-    if plate.info.frame_count != plan.frame_count:
-        raise InputError(plan.media, f"shot {plan.name} uses {plan.frame_count} frames of the cut "
-                         f"but the media has {plate.info.frame_count}",
-                         "void-farm cleans whole plates: point the clip at the shot's own pull "
-                         "(one file or sequence covering exactly the clip)")
     folder = work_dir(settings, plan)
     folder.mkdir(parents=True, exist_ok=True)
+    info = open_plate(plan.media, rate=plan.rate).info
+    first = _clip_offset(plan, info)
+    whole = first == 0 and info.frame_count == plan.frame_count
+    plate = plan.media if whole else stage_clip(plan.media, info.kind, first, plan.frame_count,
+                                                folder / "source")
     (folder / "prompt.json").write_text(json.dumps({"bg": plan.bg or ""}))
     points = _stage_points(plan, folder)
-    provided = _provided_quadmask(plan.media)
+    provided = _provided_quadmask(plan.media) if whole else None
     if provided is None and points is None:
         raise MaskError(plan.media, f"shot {plan.name} has no quadmask and no click",
                         'give the cut-list marker "void": {"frame": F, "points": [[x, y]]}, or '
                         "put points.json or quadmask_0.mp4 beside the media")
-    report = StageReport("ingest", "succeeded", time.perf_counter() - started)
-    return state.with_report(report, plate=plan.media, plate_digest=file_digest(plan.media),
+    notes = () if whole else (f"clip is frames {first}..{first + plan.frame_count - 1} of the "
+                              f"media's {info.frame_count}: staged as {plate.name}",)
+    report = StageReport("ingest", "succeeded", time.perf_counter() - started, notes=notes)
+    return state.with_report(report, plate=plate, plate_digest=file_digest(plate),
                              points=points, quadmask=provided)
+
+
+def _clip_offset(plan: ShotPlan, info) -> int:
+    """Index in the media of the clip's first frame. A clip as long as its media is the whole
+    media (cut lists and pulls often number frames differently); from longer media the clip is
+    found by the media's start: a sequence's first image number, the reference's available
+    range, else the video's start timecode."""
+    if info.frame_count == plan.frame_count:
+        return 0
+    if info.frame_count < plan.frame_count:
+        raise InputError(plan.media, f"shot {plan.name} uses {plan.frame_count} frames but the "
+                         f"media holds only {info.frame_count}",
+                         "point the clip at media that covers its source range")
+    start = info.first_frame if info.first_frame is not None else plan.media_start
+    if start is None and info.kind == "video":
+        start = video_start_frame(plan.media, plan.rate)
+    last = plan.first_frame + plan.frame_count - 1
+    if start is None:
+        raise InputError(plan.media, f"shot {plan.name} uses {plan.frame_count} of the media's "
+                         f"{info.frame_count} frames, but the media says nowhere where it starts "
+                         "(no start timecode)", "give the OTIO media reference an "
+                         "available_range, or pull the shot as its own file or sequence")
+    offset = plan.first_frame - start
+    if offset < 0 or offset + plan.frame_count > info.frame_count:
+        raise InputError(plan.media, f"shot {plan.name} needs source frames {plan.first_frame}"
+                         f"-{last}, the media holds {start}-{start + info.frame_count - 1}",
+                         "check the clip's source in/out against the media")
+    return offset
 
 
 def _stage_points(plan: ShotPlan, folder: Path) -> Path | None:

@@ -127,6 +127,9 @@ class ShotSpec:
     speed_description: str | None = None
     warnings: tuple[str, ...] = ()
     drop_frame: bool = False
+    # Where the media starts in the source range's time (an OTIO reference's available_range),
+    # so a clip cut from longer media can be found in it; None when the cut list does not say.
+    media_start_frame: int | None = None
 
     @property
     def frame_count(self) -> int:
@@ -152,6 +155,7 @@ class ShotSpec:
             "record_range": range_json(self.record_range, self.drop_frame),
             "rate": rate_text(self.rate),
             "source_start_frame": self.source_start_frame,
+            "media_start_frame": self.media_start_frame,
             "frame_count": self.frame_count,
             "instructions": list(self.instructions),
             "prompt": self.prompt,

@@ -233,6 +233,7 @@ class _ShotBuilder:
             media_path=media.path, media_resolved=media.resolved, media_hint=media.hint,
             source_range=timing.source, record_range=timing.record, rate=timing.rate,
             source_start_frame=_source_start_frame(clip, timing.source, timing.rate),
+            media_start_frame=_media_start_frame(clip, timing.rate),
             instructions=tuple(dict.fromkeys(findings.instructions)), prompt=findings.prompt,
             bg=findings.bg, speed_effect=speed is not None, speed_description=speed,
             warnings=tuple(timing.warnings + list(media.warnings)),
@@ -399,6 +400,16 @@ def _source_start_frame(clip: otio.schema.Clip, source: TimeRange, rate: Fractio
         except (ValueError, IndexError):
             return reference.start_frame + frames_at(source.start_time, rate)
     return frames_at(source.start_time, rate)
+
+
+def _media_start_frame(clip: otio.schema.Clip, rate: Fraction) -> int | None:
+    """A video reference's available_range start, in the source range's frames (image
+    sequences number their own frames; EDLs never say)."""
+    reference = clip.media_reference
+    if isinstance(reference, otio.schema.ImageSequenceReference):
+        return None
+    available = getattr(reference, "available_range", None)
+    return frames_at(available.start_time, rate) if available is not None else None
 
 
 def _effect_speed(clip: otio.schema.Clip) -> str | None:

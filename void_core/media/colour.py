@@ -91,6 +91,10 @@ _TRC_CODES = {
 }
 
 
+# The tag a file we write carries for each transfer (the inverse of the table above).
+TRC_BY_TRANSFER = {Transfer.REC709: 1, Transfer.GAMMA22: 4, Transfer.LINEAR: 8, Transfer.SRGB: 13}
+
+
 def transfer_from_trc(trc_code: int | None, default: Transfer = Transfer.SRGB) -> Transfer:
     """The transfer a stream is tagged with; `default` when untagged or unknown."""
     return _TRC_CODES.get(int(trc_code or 0), default)

@@ -142,21 +142,25 @@ def _to_rgb(frame: av.VideoFrame, info: VideoInfo, fmt: str) -> np.ndarray:
     return converted.to_ndarray()
 
 
-def iter_video_codes(info: VideoInfo) -> Iterator[np.ndarray]:
-    """Yield each frame as RGB code values, (H, W, 3) uint8 (8-bit) or uint16 (deeper).
+def iter_video_codes(info: VideoInfo, first: int = 0,
+                     count: int | None = None) -> Iterator[np.ndarray]:
+    """Yield frames `first`.. (`count` of them, default all) as RGB code values, (H, W, 3)
+    uint8 (8-bit) or uint16 (deeper). Frames before `first` are decoded, not converted.
 
     Raises:
         MediaError: the stream fails to decode, or holds fewer frames than probed.
     """
     fmt = "rgb24" if info.bit_depth <= 8 else "rgb48le"
-    count = 0
+    end = info.frame_count if count is None else min(info.frame_count, first + count)
+    index = 0
     for frame in _decoded_frames(info):
-        if count >= info.frame_count:
+        if index >= end:
             break
-        yield _to_rgb(frame, info, fmt)
-        count += 1
-    if count < info.frame_count:
-        raise MediaError(info.path, f"decoded {count} frames, the container said {info.frame_count}")
+        if index >= first:
+            yield _to_rgb(frame, info, fmt)
+        index += 1
+    if index < end:
+        raise MediaError(info.path, f"decoded {index} frames, the container said {info.frame_count}")
 
 
 def iter_video_luma(info: VideoInfo) -> Iterator[np.ndarray]:
