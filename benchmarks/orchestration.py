@@ -1,6 +1,6 @@
 """Orchestration cost: the `cleanup-cutlist` flow on Ray versus a plain loop over the same calls.
 
-    python benchmarks/orchestration.py [--shots 8] [--width 320 --height 180 --frames 24]
+    python benchmarks/orchestration.py [--shots 8] [--width 640 --height 360 --frames 48]
 
 One process, one run of everything (the machine is shared and noisy; ratios within a run are what
 to read). For the same synthetic shots it measures:
@@ -116,9 +116,9 @@ def flow_run(cutlist: Path, out: Path, cpus: int) -> tuple[float, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shots", type=int, default=8)
-    parser.add_argument("--width", type=int, default=320)
-    parser.add_argument("--height", type=int, default=180)
-    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=360)
+    parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--keep", type=Path, help="Work folder to keep (default: a temporary one).")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="void-farm-bench-orch-"))

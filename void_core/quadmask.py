@@ -34,14 +34,29 @@ _TRIMASK_HIGH, _TRIMASK_LOW = 0.75, 0.25
 _TRIMASK_MID = np.float32(127.0 / 255.0)
 
 
+def _expansion_table() -> np.ndarray:
+    y = np.arange(256, dtype=np.float32)
+    return np.clip(np.rint((y - 16.0) * (255.0 / 219.0)), 0, 255).astype(np.uint8)
+
+
+_EXPAND = _expansion_table()
+
+
 def expand_limited_range(luma: np.ndarray) -> np.ndarray:
     """Limited-range 8-bit luma (16..235) -> full range 0..255, rounded, as uint8.
 
     VOID's shipped masks store 0/63/127/255 as Y = 16/70/125/235; this maps them back exactly.
     """
-    y = luma.astype(np.float32)
-    full = np.rint((y - 16.0) * (255.0 / 219.0))
-    return np.clip(full, 0, 255).astype(np.uint8)
+    return lookup(np.asarray(luma, np.uint8), _EXPAND)
+
+
+def lookup(values: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """`table[values]` for uint8 values and a 256-entry uint8 table. OpenCV's LUT: ~8x faster
+    than numpy's indexing on a 4K mask, which matters at two conversions per mask frame."""
+    values = np.ascontiguousarray(values)
+    if values.ndim != 2 or values.size == 0:
+        return table[values]
+    return cv2.LUT(values, table)
 
 
 def quantise(values: np.ndarray) -> np.ndarray:

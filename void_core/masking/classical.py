@@ -265,8 +265,9 @@ def _analysis_rgb(plate: Plate, raw: np.ndarray, width: int, height: int) -> np.
 
 
 def _guide_grey(plate: Plate, raw: np.ndarray) -> np.ndarray:
-    """The full-resolution picture that guides the masks' upsampling, grey float [0, 1]."""
-    grey = cv2.cvtColor(_display_rgb(plate, raw), cv2.COLOR_RGB2GRAY)
+    """The full-resolution picture (or a crop of it) that guides the masks' upsampling, grey
+    float [0, 1]."""
+    grey = cv2.cvtColor(np.ascontiguousarray(_display_rgb(plate, raw)), cv2.COLOR_RGB2GRAY)
     return grey.astype(np.float32) / 255.0
 
 
@@ -1006,8 +1007,7 @@ def _write_masks(plate: Plate, store: _FrameStore, geometry: _Geometry, out_path
         for index in range(geometry.frame_count):
             small = store.mask(index)
             if geometry.scale < 1:
-                raw = next(frames)
-                full = _upsample(small, _guide_grey(plate, raw), geometry)
+                full = _upsample(small, plate, next(frames), geometry)
             else:
                 full = small
             stats.append(_frame_stats(index, full))
@@ -1018,9 +1018,9 @@ def _write_masks(plate: Plate, store: _FrameStore, geometry: _Geometry, out_path
     return SegmentResult(out_path, geometry.width, geometry.height, stats, [])
 
 
-def _upsample(mask: np.ndarray, guide: np.ndarray, geometry: _Geometry) -> np.ndarray:
-    """Analysis-scale mask -> plate size, its edge snapped to the full-resolution picture by a
-    guided filter around the mask's border."""
+def _upsample(mask: np.ndarray, plate: Plate, raw: np.ndarray, geometry: _Geometry) -> np.ndarray:
+    """Analysis-scale mask -> plate size, its edge snapped to the full-resolution picture (the
+    plate frame `raw`, turned grey only around the mask) by a guided filter on the border."""
     size = (geometry.width, geometry.height)
     if not mask.any():
         return np.zeros((geometry.height, geometry.width), bool)
@@ -1029,7 +1029,8 @@ def _upsample(mask: np.ndarray, guide: np.ndarray, geometry: _Geometry) -> np.nd
     radius = max(2, int(round(1.5 / geometry.scale)))
     near = _crop(soft, roi).astype(np.float32) / 255.0
     full = np.zeros(soft.shape, bool)
-    _paste(full, _guided_filter(_crop(guide, roi), near, radius, GUIDE_EPSILON) > 0.5, roi)
+    guide = _guide_grey(plate, _crop(raw, roi))
+    _paste(full, _guided_filter(guide, near, radius, GUIDE_EPSILON) > 0.5, roi)
     return full
 
 

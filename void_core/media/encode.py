@@ -24,6 +24,7 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation
 
+from void_core import quadmask
 from void_core.errors import MediaError
 
 # FFmpeg codes for BT.709 primaries / transfer / matrix, and limited ("tv", MPEG) range.
@@ -42,13 +43,12 @@ _MASK_TO_LUMA = np.floor(16 + np.arange(256) * 219 / 255 + 0.5).astype(np.uint8)
 
 def mask_to_luma(mask: np.ndarray) -> np.ndarray:
     """Full-range values -> the limited-range luma VOID stores (0/63/127/255 -> 16/70/125/235)."""
-    return _MASK_TO_LUMA[mask]
+    return quadmask.lookup(mask, _MASK_TO_LUMA)
 
 
 def luma_to_mask(luma: np.ndarray) -> np.ndarray:
     """Limited-range luma -> full-range values, (Y - 16) * 255 / 219 rounded and clipped."""
-    full = np.floor((luma.astype(np.float32) - 16) * 255 / 219 + 0.5)
-    return np.clip(full, 0, 255).astype(np.uint8)
+    return quadmask.expand_limited_range(luma)
 
 
 class _StreamWriter:
