@@ -115,3 +115,41 @@ def test_the_video_start_timecode_counts_frames_as_edl_source_timecodes_do(tmp_p
     assert video_start_frame(media, Fraction(24)) == (3600 + 10) * 24
     assert video_start_frame(write_video(tmp_path / "plain.mp4", "libx264", "yuv420p"),
                              Fraction(24)) is None
+
+
+def write_long_video(path: Path, codec: str, pix_fmt: str, frames: int) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=Fraction(24000, 1001))
+        stream.width, stream.height, stream.pix_fmt = W, H, pix_fmt
+        if codec == "libx264":
+            stream.options = {"g": "12", "bf": "2"}  # keyframes every 12, B-frames between
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(ramp(index), format="rgb24").reformat(format=pix_fmt)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("codec, pix_fmt", [("libx264", "yuv420p"), ("prores_ks", "yuv422p10le")])
+def test_far_into_a_long_video_decoding_seeks_and_gives_the_same_frames(tmp_path, codec, pix_fmt):
+    from void_core.media import video
+
+    media = write_long_video(tmp_path / f"long.{'mp4' if codec == 'libx264' else 'mov'}",
+                             codec, pix_fmt, 130)
+    info = video.probe_video(media)
+    first = 101
+    assert first >= video.SEEK_AFTER_FRAMES
+    seeked = video._seeked_frames(info, first)
+    assert seeked is not None, "the stream's timestamps allow seeking"
+    assert next(seeked)[0] > 0, "decoding started at a keyframe after frame 0"
+
+    everything = list(video.iter_video_codes(info))
+    part = list(video.iter_video_codes(info, first, 20))
+    assert len(part) == 20
+    for want, got in zip(everything[first:first + 20], part):
+        np.testing.assert_array_equal(got, want)
+    tail = list(video.iter_video_codes(info, 125))  # up to the last frame
+    assert len(tail) == 5
+    np.testing.assert_array_equal(tail[-1], everything[-1])

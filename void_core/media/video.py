@@ -142,25 +142,85 @@ def _to_rgb(frame: av.VideoFrame, info: VideoInfo, fmt: str) -> np.ndarray:
     return converted.to_ndarray()
 
 
+# Start further in than this and decoding seeks to a keyframe before the first frame instead
+# of decoding everything before it (a clip near the end of a long camera original).
+SEEK_AFTER_FRAMES = 48
+
+
 def iter_video_codes(info: VideoInfo, first: int = 0,
                      count: int | None = None) -> Iterator[np.ndarray]:
     """Yield frames `first`.. (`count` of them, default all) as RGB code values, (H, W, 3)
-    uint8 (8-bit) or uint16 (deeper). Frames before `first` are decoded, not converted.
+    uint8 (8-bit) or uint16 (deeper). Frames before `first` are decoded, not converted; far
+    in, decoding starts at the keyframe before `first` (frames are told apart by timestamp).
 
     Raises:
         MediaError: the stream fails to decode, or holds fewer frames than probed.
     """
     fmt = "rgb24" if info.bit_depth <= 8 else "rgb48le"
     end = info.frame_count if count is None else min(info.frame_count, first + count)
-    index = 0
-    for frame in _decoded_frames(info):
+    frames = _seeked_frames(info, first) if first >= SEEK_AFTER_FRAMES else None
+    seeking = frames is not None
+    if frames is None:
+        frames = enumerate(_decoded_frames(info))
+    expected = first
+    for index, frame in frames:
         if index >= end:
             break
-        if index >= first:
-            yield _to_rgb(frame, info, fmt)
-        index += 1
-    if index < end:
-        raise MediaError(info.path, f"decoded {index} frames, the container said {info.frame_count}")
+        if index < first:
+            continue
+        if index != expected:  # only after seeking: timestamps that skip or repeat a frame
+            raise MediaError(info.path, f"frame timestamps are irregular near frame {expected} "
+                                        "(variable frame rate?)",
+                             "transcode to a constant-frame-rate intermediate")
+        yield _to_rgb(frame, info, fmt)
+        expected += 1
+    if expected < end:
+        decoded = f"found frames up to {expected}" if seeking else f"decoded {expected} frames"
+        raise MediaError(info.path, f"{decoded}, the container said {info.frame_count}")
+
+
+def _seeked_frames(info: VideoInfo, first: int) -> Iterator[tuple[int, av.VideoFrame]] | None:
+    """(index, frame) from a keyframe at or before `first`, indices from timestamps; None when
+    the stream's timestamps cannot place frames exactly (then decode from the start)."""
+    with _open(info.path) as container:
+        stream = container.streams.video[0]
+        if stream.time_base is None or stream.start_time is None:
+            return None
+        origin, seconds_per_pts = stream.start_time, Fraction(stream.time_base)
+        target = origin + int(Fraction(first) / info.rate / seconds_per_pts)
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+        decoded = iter(container.decode(stream))
+        try:
+            frame = next(decoded)
+        except (StopIteration, av.FFmpegError):
+            return None
+        landed = _index_of(frame, origin, seconds_per_pts, info.rate)
+    if landed is None or landed > first:
+        return None
+    return _frames_from(info, target, origin, seconds_per_pts)
+
+
+def _frames_from(info: VideoInfo, target: int, origin: int,
+                 seconds_per_pts: Fraction) -> Iterator[tuple[int, av.VideoFrame]]:
+    with _open(info.path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+        try:
+            for frame in container.decode(stream):
+                index = _index_of(frame, origin, seconds_per_pts, info.rate)
+                if index is None:
+                    raise MediaError(info.path, "a frame without a timestamp after seeking")
+                yield index, frame
+        except av.FFmpegError as err:
+            raise MediaError(info.path, f"decoding failed ({_short(err)})") from None
+
+
+def _index_of(frame: av.VideoFrame, origin: int, seconds_per_pts: Fraction,
+              rate: Fraction) -> int | None:
+    if frame.pts is None:
+        return None
+    return round((frame.pts - origin) * seconds_per_pts * rate)
 
 
 def iter_video_luma(info: VideoInfo) -> Iterator[np.ndarray]:
