@@ -32,6 +32,7 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/shot_speed.py --frames 60
 	$(BIN)/python benchmarks/classical_quality.py --frames 48 --click
+	$(BIN)/python benchmarks/orchestration.py
 
 clean:
 	rm -rf demo_out .pytest_cache

@@ -8,8 +8,11 @@ to read). For the same synthetic shots it measures:
 - the flow with 1 and with 2 Ray CPUs, each into a fresh output folder (nothing skipped);
 - the one-time start-up, separately: Prefect's embedded API (a first, empty flow run), Ray's start
   and the warm-up of its workers (importing Prefect and void-farm), for each CPU count.
-Overhead per shot = (flow on 1 CPU - plain loop) / shots: what orchestration adds when nothing
-runs in parallel.
+Each runner first cleans a one-shot cut list (warm-up: imports and first-use costs), then the
+timed N shots. Overhead per shot = (flow on 1 CPU - plain loop) / N: what orchestration adds in
+steady state when nothing runs in parallel (the flow's per-run work, lineage run, conformed
+OTIO and artifacts, included). Last, the round trip of an empty task on the same Ray:
+orchestration with no work at all.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ def make_shots(root: Path, count: int, width: int, height: int, frames: int):
         spec = spec.__class__(**{**spec.__dict__, "seed": index + 1})
         scenes.append(write_scene(spec, root / "media" / name, mask_name="ground_truth_mask.mp4"))
     names = [f"sh{10 * (i + 1):03d}" for i in range(count)]
-    return write_synthetic_cutlist(scenes, root / "bench_reel.otio", clip_names=names)
+    everything = write_synthetic_cutlist(scenes, root / "bench_reel.otio", clip_names=names)
+    first_only = write_synthetic_cutlist(scenes[:1], root / "bench_one.otio", clip_names=names[:1])
+    return everything, first_only
 
 
 def plain_loop(cutlist: Path, out: Path) -> float:
@@ -113,6 +118,30 @@ def flow_run(cutlist: Path, out: Path, cpus: int) -> tuple[float, dict]:
     return seconds, summary
 
 
+def empty_task_round_trip(cpus: int, count: int = 30) -> float:
+    """Seconds per Prefect task on Ray that does nothing, submitted one after another as a
+    shot's stages are: the orchestration cost alone, without any work to compete with."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+
+    from flows.ray_runner import FarmRayTaskRunner
+
+    @task(cache_policy=NO_CACHE, persist_result=False)
+    def nothing(value: int) -> int:
+        return value + 1
+
+    @flow(name="void-farm-empty-tasks", task_runner=FarmRayTaskRunner(num_cpus=cpus))
+    def chain() -> float:
+        nothing.submit(0).result()  # the worker's first task imports Prefect
+        started = time.perf_counter()
+        value = 0
+        for _ in range(count):
+            value = nothing.submit(value).result()
+        return (time.perf_counter() - started) / count
+
+    return chain()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shots", type=int, default=8)
@@ -124,30 +153,41 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="void-farm-bench-orch-"))
     import ray
 
-    cutlist = make_shots(root, args.shots, args.width, args.height, args.frames)
+    cutlist, one_shot = make_shots(root, args.shots, args.width, args.height, args.frames)
+    loop_one = plain_loop(one_shot, root / "out_loop_one")  # warm-up: imports, first use
     loop = plain_loop(cutlist, root / "out_loop")
     api = prefect_startup()
-    rows = []
+    rows, warmups = [], {}
     for cpus in (1, 2):
         init, warm = ray_startup(cpus)
+        # warm-up: a first run pays the workers' imports and first-use costs
+        warmups[cpus], _ = flow_run(one_shot, root / f"out_ray_one{cpus}", cpus)
         seconds, summary = flow_run(cutlist, root / f"out_ray{cpus}", cpus)
         ok = summary.get("succeeded", 0)
         rows.append((cpus, init, warm, seconds, ok))
+        if cpus == 1:
+            per_task = empty_task_round_trip(cpus)
         ray.shutdown()
 
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}; {args.shots} shots of {args.width}x{args.height}, "
           f"{args.frames} frames; classical engines\n")
     print(f"one-time start-up: Prefect embedded API (first flow) {api:.1f} s")
-    print("\n| runner | Ray start s | worker warm-up s | 8 shots wall s | s/shot | vs plain loop | "
+    print(f"\n| runner | Ray start s | worker warm-up s | {args.shots} shots wall s | s/shot | speed vs loop | "
           "overhead s/shot | shots ok |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| plain loop | - | - | {loop:.1f} | {loop / args.shots:.2f} | 1.00x | - | {args.shots} |")
     for cpus, init, warm, seconds, ok in rows:
         overhead = (seconds - loop) / args.shots if cpus == 1 else None
         print(f"| flow on Ray, {cpus} CPU{'s' if cpus > 1 else ''} | {init:.1f} | {warm:.1f} | "
-              f"{seconds:.1f} | {seconds / args.shots:.2f} | {loop / seconds:.2f}x faster | "
+              f"{seconds:.1f} | {seconds / args.shots:.2f} | {loop / seconds:.2f}x | "
               f"{'%.2f' % overhead if overhead is not None else '-'} | {ok} |")
+    print(f"\nwarm-up runs of one shot before the timed ones: loop {loop_one:.1f} s, flow on 1 CPU "
+          f"{warmups[1]:.1f} s, on 2 CPUs {warmups[2]:.1f} s")
+    stages_per_shot = 5
+    print(f"\nempty Prefect task on Ray (1 CPU), one after another: {per_task * 1000:.0f} ms; "
+          f"x {stages_per_shot} stages = {per_task * stages_per_shot:.2f} s per shot of pure "
+          "orchestration (the overhead column adds the loop's in-process caches and threads)")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
 
