@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -239,3 +240,58 @@ def test_an_edl_clip_is_found_in_its_camera_original_by_the_files_timecode(tmp_p
     assert len(expected) == 5
     for want, got in zip(expected, open_plate(state.plate).frames()):
         np.testing.assert_array_equal(got, want)
+
+
+def write_exr_pull(folder: Path, first: int, count: int, timecode: tuple[int, int, int, int]):
+    """An EXR pull with handles, every frame stamped with its own timecode (as pulls are)."""
+    import OpenEXR
+
+    folder.mkdir(parents=True)
+    hours, minutes, seconds, frame = timecode
+    for offset in range(count):
+        code = OpenEXR.TimeCode()
+        total = ((hours * 60 + minutes) * 60 + seconds) * 24 + frame + offset
+        code.hours, code.minutes = total // 86400, total // 1440 % 60
+        code.seconds, code.frame = total // 24 % 60, total % 24
+        pixels = np.full((H, W, 3), 0.01 * offset, np.float16)
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+                  "timeCode": code}
+        with OpenEXR.File(header, {"RGB": pixels}) as exr:
+            exr.write(str(folder / f"A001.{first + offset}.exr"))
+    return folder
+
+
+def test_an_edl_clip_is_found_in_a_pull_with_handles_by_the_frames_timecode(tmp_path):
+    from fractions import Fraction
+
+    from void_core.media.plate import open_plate
+
+    pull = write_exr_pull(tmp_path / "pull", 1001, 12, (1, 0, 10, 0))
+    plan = stages.ShotPlan(name="sh010", event=1, media=pull, media_problem=None,
+                           first_frame=(3600 + 10) * 24 + 4, frame_count=5, rate=Fraction(24),
+                           prompt={"frame": 0, "points": [[10, 10]], "labels": [1]})
+    settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "out")
+
+    state = stages.ingest(settings, stages.ShotState(plan=plan))
+
+    staged = open_plate(state.plate, rate=Fraction(24))
+    assert (staged.info.first_frame, staged.info.frame_count) == (1005, 5)
+    assert state.report("ingest").notes == (
+        "clip is frames 4..8 of the media's 12: staged as frames",)
+
+
+def test_a_pull_without_timecode_numbered_otherwise_is_refused_with_both_ranges(tmp_path):
+    from fractions import Fraction
+
+    pull = tmp_path / "pull"
+    pull.mkdir()
+    for number in range(1001, 1013):
+        (pull / f"A001.{number}.png").write_bytes(
+            cv2.imencode(".png", np.zeros((H, W, 3), np.uint8))[1].tobytes())
+    plan = stages.ShotPlan(name="sh010", event=1, media=pull, media_problem=None,
+                           first_frame=86404, frame_count=5, rate=Fraction(24),
+                           prompt={"frame": 0, "points": [[10, 10]], "labels": [1]})
+    settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "out")
+    with pytest.raises(InputError, match="needs source frames 86404-86408, the media holds "
+                                         "1001-1012"):
+        stages.ingest(settings, stages.ShotState(plan=plan))

@@ -30,7 +30,7 @@ from typing import Any
 
 from void_core.errors import InputError, MaskError, VoidFarmError
 from void_core.lineage import LineageStore, open_store
-from void_core.media.clip_range import stage_clip, video_start_frame
+from void_core.media.clip_range import sequence_start_frame, stage_clip, video_start_frame
 from void_core.media.masks import find_mask
 from void_core.media.plate import open_plate
 from void_core.shot import (
@@ -189,20 +189,33 @@ def ingest(settings: RunSettings, state: ShotState) -> ShotState:
                              points=points, quadmask=provided)
 
 
+def _media_start(plan: ShotPlan, info) -> int | None:
+    """The media's first frame in the count of `plan.first_frame`: a sequence's first image
+    number when the clip is numbered by image (OTIO image sequences), else the frames' start
+    timecode (EDLs count source timecode); a video's `available_range` start, else its start
+    timecode. None when nothing says."""
+    if info.first_frame is not None:
+        last_image = info.first_frame + info.frame_count - 1
+        if info.first_frame <= plan.first_frame <= last_image:
+            return info.first_frame
+        timecode = sequence_start_frame(plan.media, plan.rate)
+        return timecode if timecode is not None else info.first_frame
+    if plan.media_start is not None:
+        return plan.media_start
+    return video_start_frame(plan.media, plan.rate) if info.kind == "video" else None
+
+
 def _clip_offset(plan: ShotPlan, info) -> int:
     """Index in the media of the clip's first frame. A clip as long as its media is the whole
     media (cut lists and pulls often number frames differently); from longer media the clip is
-    found by the media's start: a sequence's first image number, the reference's available
-    range, else the video's start timecode."""
+    found by the media's start (`_media_start`)."""
     if info.frame_count == plan.frame_count:
         return 0
     if info.frame_count < plan.frame_count:
         raise InputError(plan.media, f"shot {plan.name} uses {plan.frame_count} frames but the "
                          f"media holds only {info.frame_count}",
                          "point the clip at media that covers its source range")
-    start = info.first_frame if info.first_frame is not None else plan.media_start
-    if start is None and info.kind == "video":
-        start = video_start_frame(plan.media, plan.rate)
+    start = _media_start(plan, info)
     last = plan.first_frame + plan.frame_count - 1
     if start is None:
         raise InputError(plan.media, f"shot {plan.name} uses {plan.frame_count} of the media's "

@@ -76,6 +76,30 @@ def video_start_frame(path: Path, rate: Fraction) -> int | None:
     return None
 
 
+def sequence_start_frame(media: Path, rate: Fraction) -> int | None:
+    """An EXR sequence's start timecode (its first frame's `timeCode` attribute) as a frame
+    count at `rate`; None for other sequences or frames without one."""
+    import OpenEXR
+    from opentimelineio.opentime import from_timecode
+
+    try:
+        first = find_sequence(media).frames[0]
+    except MediaError:
+        return None
+    if first.suffix.lower() != ".exr":
+        return None
+    try:
+        with OpenEXR.File(str(first)) as exr:
+            code = exr.header().get("timeCode")
+    except Exception:  # the bindings raise plain Exception on unreadable files
+        return None
+    if code is None:
+        return None
+    separator = ";" if code.dropFrame else ":"
+    text = f"{code.hours:02d}:{code.minutes:02d}:{code.seconds:02d}{separator}{code.frame:02d}"
+    return round(from_timecode(text, float(rate)).value)
+
+
 def _source_identity(media: Path, kind: str, first: int, count: int) -> dict:
     stat = media.stat() if media.exists() else None
     return {"media": str(media.resolve()), "kind": kind, "first": first, "count": count,
