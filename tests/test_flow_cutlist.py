@@ -352,3 +352,32 @@ timeout = 30.0
     assert "sam2-tiny.pt" in checksums["masking"] and "sam2-tiny.pt" in checksums["analysis"]
     assert checksums["inpaint"]
     assert GEMINI_KEY.encode() not in (out / "void-farm-lineage.db").read_bytes()
+
+
+def test_a_clip_cut_from_longer_media_runs_and_conforms_to_its_source_range(ray_local, scenes,
+                                                                           tmp_path):
+    from opentimelineio.opentime import RationalTime, TimeRange
+
+    cutlist = write_synthetic_cutlist(scenes[:1], tmp_path / "reel11.otio")
+    timeline = otio.adapters.read_from_file(str(cutlist))
+    clip = next(iter(timeline.find_clips()))
+    click, count = scenes[0].click_frame, FRAMES - 3
+    skip = min(2, click)
+    rate = clip.source_range.start_time.rate
+    start = clip.source_range.start_time.value + skip
+    clip.source_range = TimeRange(RationalTime(start, rate), RationalTime(count, rate))
+    del clip.markers[0].metadata["void"]["frame"]  # the marker's own position places the click
+    otio.adapters.write_to_file(timeline, str(cutlist))
+    out = tmp_path / "out"
+
+    summary = run(cutlist, out)
+
+    assert summary["succeeded"] == 1, summary
+    assert any(note.startswith(f"clip is frames {skip}..{skip + count - 1} of the media's "
+                               f"{FRAMES}") for note in summary["shots"][0]["notes"])
+    names = [path.name for path in sorted((out / "sh010").glob("*.exr"))]
+    assert names == [f"sh010.{int(start) + i:04d}.exr" for i in range(count)]
+    conformed = otio.adapters.read_from_file(str(out / "reel11.conformed.otio"))
+    clean = next(iter(conformed.find_clips())).media_references()["void_clean"]
+    assert clean.available_range.start_time.value == start
+    assert clean.available_range.duration.value == count
