@@ -27,17 +27,20 @@ def ramp(index: int) -> np.ndarray:
 
 
 def write_video(path: Path, codec: str, pix_fmt: str, *, timecode: str | None = None,
-                trc: int | None = 1) -> Path:
+                trc: int | None = 1, frames: int = N, rate: Fraction = Fraction(24),
+                options: dict | None = None) -> Path:
     with av.open(str(path), "w") as out:
         if timecode:
             out.metadata["timecode"] = timecode
-        stream = out.add_stream(codec, rate=24)
+        stream = out.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = W, H, pix_fmt
+        if options:
+            stream.options = options
         if trc is not None:
             stream.codec_context.color_trc = trc
             stream.codec_context.colorspace = 1
             stream.codec_context.color_primaries = 1
-        for index in range(N):
+        for index in range(frames):
             frame = av.VideoFrame.from_ndarray(ramp(index), format="rgb24").reformat(format=pix_fmt)
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -117,27 +120,14 @@ def test_the_video_start_timecode_counts_frames_as_edl_source_timecodes_do(tmp_p
                              Fraction(24)) is None
 
 
-def write_long_video(path: Path, codec: str, pix_fmt: str, frames: int) -> Path:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=Fraction(24000, 1001))
-        stream.width, stream.height, stream.pix_fmt = W, H, pix_fmt
-        if codec == "libx264":
-            stream.options = {"g": "12", "bf": "2"}  # keyframes every 12, B-frames between
-        for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(ramp(index), format="rgb24").reformat(format=pix_fmt)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
 @pytest.mark.parametrize("codec, pix_fmt", [("libx264", "yuv420p"), ("prores_ks", "yuv422p10le")])
 def test_far_into_a_long_video_decoding_seeks_and_gives_the_same_frames(tmp_path, codec, pix_fmt):
     from void_core.media import video
 
-    media = write_long_video(tmp_path / f"long.{'mp4' if codec == 'libx264' else 'mov'}",
-                             codec, pix_fmt, 130)
+    # 23.976 fps; H.264 with a keyframe every 12 frames and B-frames between
+    options = {"g": "12", "bf": "2"} if codec == "libx264" else None
+    media = write_video(tmp_path / f"long.{'mp4' if codec == 'libx264' else 'mov'}", codec,
+                        pix_fmt, frames=130, rate=Fraction(24000, 1001), options=options)
     info = video.probe_video(media)
     first = 101
     assert first >= video.SEEK_AFTER_FRAMES
