@@ -9,6 +9,8 @@ above, BT.601 below; limited range) when untagged.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,6 +94,24 @@ def probe_video(path: str | Path, *, transfer: Transfer | None = None) -> VideoI
         MediaError: missing file, not a video, no video stream, or no frames.
     """
     path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None
+    if stat is None or path.is_dir():
+        return _probe(path, transfer)  # _open says what is wrong
+    # Cached by (path, size, mtime): opening a 4K stream costs ~0.3 s (FFmpeg decodes its
+    # first frame to learn the format) and one shot probes its plate several times.
+    info = _probe_cached(path.resolve(), transfer, (stat.st_size, stat.st_mtime_ns))
+    return info if info.path == path else dataclasses.replace(info, path=path)
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_cached(path: Path, transfer: Transfer | None, _stamp: tuple[int, int]) -> VideoInfo:
+    return _probe(path, transfer)
+
+
+def _probe(path: Path, transfer: Transfer | None) -> VideoInfo:
     with _open(path) as container:
         if not container.streams.video:
             raise MediaError(path, "has no video stream")
