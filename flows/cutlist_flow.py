@@ -28,10 +28,7 @@ from prefect.states import Completed, Failed
 from prefect_ray.context import remote_options
 
 from flows.ray_runner import FarmRayTaskRunner
-from tasks.engine_host import (
-    HOST_OF, RESIDENT_STAGES, engine_resources, forwarding_resources, host_report, is_resident,
-    segments_objects, stage_resources, start_host,
-)
+from tasks.engine_host import HOST_OF, Placement, host_report, place_stages, start_host
 from tasks.shot_stages import RAY_MAX_RETRIES, STAGE_TASKS
 from void_core import stages
 from void_core.errors import VoidFarmError
@@ -103,12 +100,12 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
 
     hosts: dict = {}
     try:
+        placement = place_stages(settings, resident)
+        _warn_when_gpus_short(placement, logger)
         # These handles keep the host actors (and their loaded models) alive for the run.
-        resident_stages = [stage for stage in RESIDENT_STAGES
-                           if is_resident(stage, settings, resident)]
-        _warn_when_gpus_short(settings, resident_stages, logger)
-        hosts = {stage: start_host(settings, stage) for stage in resident_stages}
-        outcomes += _run_chains(store, settings, plans, set(hosts), cut.name)
+        hosts = {stage: start_host(settings, stage, placement.declared[stage])
+                 for stage in placement.hosts}
+        outcomes += _run_chains(store, settings, plans, placement, cut.name)
         host_stats = {stage: host_report(host) for stage, host in hosts.items()} or None
     except BaseException as err:  # Ctrl-C, a lost driver: say so in lineage, then stop
         _abandon(store, run_id, plans, err)
@@ -178,12 +175,10 @@ class _ShotChain:
     argument makes the downstream Ray worker fetch it itself, and a fetching worker counts as
     blocked: Ray then starts a fresh worker (seconds of imports) for the next task."""
 
-    def __init__(self, settings: stages.RunSettings, plan: stages.ShotPlan, resident: set[str],
-                 resources: dict[str, dict]):
-        self.settings, self.plan, self.resident = settings, plan, resident
+    def __init__(self, settings: stages.RunSettings, plan: stages.ShotPlan, placement: Placement):
+        self.settings, self.plan, self.placement = settings, plan, placement
         self.outcome = ShotOutcome(name=plan.name, status="succeeded")
         self.index, self.future, self.state = 0, None, None
-        self.resources = resources
 
     @property
     def stage(self) -> str:
@@ -193,9 +188,9 @@ class _ShotChain:
         """Submit the current stage; returns its future."""
         stage = self.stage
         task = STAGE_TASKS[stage].with_options(task_run_name=f"{self.plan.name} · {stage}")
-        resources = self.resources.get(stage, {"num_cpus": 1})
+        resources = self.placement.task_resources.get(stage, {"num_cpus": 1})
         arguments = (self.settings, self.plan if stage == "ingest" else self.state)
-        extra = {"resident": stage in self.resident} if stage in HOST_OF else {}
+        extra = {"resident": stage in self.placement.forwarded} if stage in HOST_OF else {}
         with remote_options(max_retries=RAY_MAX_RETRIES, retry_exceptions=False, **resources):
             self.future = task.submit(*arguments, wait_for=self._upstream(), **extra)
         self._previous = self.future
@@ -239,39 +234,23 @@ class _ShotChain:
         outcome.notes = [note for report in state.reports for note in report.notes]
 
 
-def _warn_when_gpus_short(settings: stages.RunSettings, resident_stages: list[str],
-                          logger) -> None:
+def _warn_when_gpus_short(placement: Placement, logger) -> None:
     """Each resident GPU host holds its GPUs for the whole run; say so up front when the cluster
     has fewer than they need (the run then waits for an autoscaler to add GPU nodes)."""
     import ray
 
-    wanted = {stage: engine_resources(stage, settings).get("num_gpus", 0)
-              for stage in resident_stages}
+    wanted = placement.gpus_held()
     needed = sum(wanted.values())
     available = ray.cluster_resources().get("GPU", 0)
     if needed > available:
-        held = ", ".join(f"{stage} {gpus:g}" for stage, gpus in wanted.items() if gpus)
+        held = ", ".join(f"{stage} {gpus:g}" for stage, gpus in wanted.items())
         logger.warning("the resident engines hold %g GPU(s) for the whole run (%s) but the Ray "
                        "cluster has %g now: the run waits until GPU nodes join; on a one-GPU "
                        "machine run one of them on the CPU or not resident (--no-resident)",
                        needed, held, available)
 
 
-def _stage_resources(settings: stages.RunSettings,
-                     resident_hosts: set[str]) -> tuple[dict[str, dict], set[str]]:
-    """Ray resources per stage that runs an engine, and the stages that go to a resident host.
-    A stage sent to its host only forwards the shot there (see `forwarding_resources`)."""
-    resources, on_hosts = {}, set()
-    for stage, host in HOST_OF.items():
-        declared = stage_resources(stage, settings)
-        hosted = host in resident_hosts and (stage == host or segments_objects(settings))
-        resources[stage] = forwarding_resources(declared) if hosted else declared
-        if hosted:
-            on_hosts.add(stage)
-    return resources, on_hosts
-
-
-def _run_chains(store, settings: stages.RunSettings, plans: list, resident: set[str],
+def _run_chains(store, settings: stages.RunSettings, plans: list, placement: Placement,
                 cut_name: str) -> list[ShotOutcome]:
     """Every shot's stages, shots in parallel; record shots in lineage as they finish."""
     import ray
@@ -279,8 +258,7 @@ def _run_chains(store, settings: stages.RunSettings, plans: list, resident: set[
     total = max(len(plans), 1)
     progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
                                         description=f"shots of {cut_name} finished")
-    resources, on_hosts = _stage_resources(settings, resident)
-    chains = [_ShotChain(settings, plan, on_hosts, resources) for plan in plans]
+    chains = [_ShotChain(settings, plan, placement) for plan in plans]
     running = {chain.submit().wrapped_future: chain for chain in chains}
     finished = 0
     while running:

@@ -9,6 +9,8 @@ they live exactly as long as the run); the stage tasks find them by name.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import ray
 
 from void_core import stages
@@ -77,31 +79,55 @@ def segments_objects(run_settings: stages.RunSettings) -> bool:
     return can_segment_objects(create_engine("masking", run_settings))
 
 
-def stage_resources(stage: str, run_settings: stages.RunSettings) -> dict:
-    """What a stage's work asks Ray for: the masking and inpaint engines' own, the masker's for
-    an analysis that segments objects with it, else one CPU."""
-    if stage in RESIDENT_STAGES:
-        return engine_resources(stage, run_settings)
-    if stage == "analysis" and segments_objects(run_settings):
-        return engine_resources("masking", run_settings)
-    return {"num_cpus": 1}
-
-
-def is_resident(stage: str, run_settings: stages.RunSettings, resident: bool | None) -> bool:
-    """GPU engines are resident by default; `resident` forces it either way."""
+def is_resident(stage: str, run_settings: stages.RunSettings, resident: bool | None,
+                declared: dict | None = None) -> bool:
+    """GPU engines are resident by default; `resident` forces it either way. `declared`: the
+    engine's resources when already known."""
     if stage not in RESIDENT_STAGES:
         return False
     if resident is not None:
         return resident
-    return engine_resources(stage, run_settings).get("num_gpus", 0) > 0
+    declared = declared if declared is not None else engine_resources(stage, run_settings)
+    return declared.get("num_gpus", 0) > 0
 
 
-def start_host(run_settings: stages.RunSettings, stage: str):
-    """Create the run's host actor for `stage`; call from the flow's driver and keep the handle."""
+@dataclass(frozen=True)
+class Placement:
+    """Where a run's engine stages work and what they ask Ray for; decided once per run."""
+
+    declared: dict[str, dict]  # each resident-capable stage's engine resources
+    hosts: tuple[str, ...]  # stages with a resident host actor
+    forwarded: frozenset[str]  # stages whose task sends the shot to a host
+    task_resources: dict[str, dict]  # what each engine stage's task asks for
+
+    def gpus_held(self) -> dict[str, float]:
+        """GPUs each host holds for the whole run (hosts of CPU engines are left out)."""
+        return {stage: self.declared[stage].get("num_gpus", 0) for stage in self.hosts
+                if self.declared[stage].get("num_gpus", 0)}
+
+
+def place_stages(run_settings: stages.RunSettings, resident: bool | None) -> Placement:
+    """Decide which stages get a resident host and every engine stage's Ray resources. The
+    analysis stage works with the masker when it segments objects (sam2): then it asks for the
+    masker's resources, or goes to the masking host when that is resident."""
+    declared = {stage: engine_resources(stage, run_settings) for stage in RESIDENT_STAGES}
+    hosts = tuple(stage for stage in RESIDENT_STAGES
+                  if is_resident(stage, run_settings, resident, declared[stage]))
+    with_masker = segments_objects(run_settings)
+    own = {**declared, "analysis": declared["masking"] if with_masker else {"num_cpus": 1}}
+    forwarded = frozenset(stage for stage, host in HOST_OF.items()
+                          if host in hosts and (stage == host or with_masker))
+    task_resources = {stage: forwarding_resources(own[stage]) if stage in forwarded
+                      else own[stage] for stage in HOST_OF}
+    return Placement(declared, hosts, forwarded, task_resources)
+
+
+def start_host(run_settings: stages.RunSettings, stage: str, declared: dict):
+    """Create the run's host actor for `stage` (its engine declaring `declared`); call from the
+    flow's driver and keep the handle."""
     actor = ray.remote(EngineHost).options(
         name=host_name(run_settings, stage), namespace=NAMESPACE, get_if_exists=True,
-        max_restarts=1, max_task_retries=1,
-        **host_resources(engine_resources(stage, run_settings)))
+        max_restarts=1, max_task_retries=1, **host_resources(declared))
     return actor.remote(stage, run_settings)
 
 

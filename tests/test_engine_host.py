@@ -60,3 +60,28 @@ def test_stages_without_resident_engines_are_refused(tmp_path):
 
     with pytest.raises(ValueError, match="analysis"):
         create_engine("analysis", settings(tmp_path))
+
+
+def test_a_run_places_its_stages_once(tmp_path):
+    from tasks.engine_host import place_stages
+
+    classical = place_stages(settings(tmp_path), None)
+    assert classical.hosts == () and classical.forwarded == frozenset()
+    assert classical.task_resources == {stage: {"num_cpus": 1}
+                                        for stage in ("masking", "analysis", "inpaint")}
+
+    forced = place_stages(settings(tmp_path), True)
+    assert forced.hosts == ("masking", "inpaint")
+    assert forced.forwarded == {"masking", "inpaint"}  # classical masking segments no objects
+    assert forced.task_resources["masking"] == {"num_cpus": 1} and forced.gpus_held() == {}
+
+    checkpoint = tmp_path / "sam2.pt"
+    checkpoint.write_bytes(b"not loaded: placing reads no weights")
+    sam2_on_cuda = place_stages(settings(tmp_path, masker="sam2", masker_settings={
+        "config": "configs/sam2.1/sam2.1_hiera_t.yaml", "checkpoint": str(checkpoint),
+        "device": "cuda"}), None)
+    assert sam2_on_cuda.hosts == ("masking",)
+    assert sam2_on_cuda.forwarded == {"masking", "analysis"}  # analysis segments with sam2
+    assert sam2_on_cuda.task_resources["analysis"] == {"num_cpus": 0.1}
+    assert sam2_on_cuda.task_resources["inpaint"] == {"num_cpus": 1}
+    assert sam2_on_cuda.gpus_held() == {"masking": 1}

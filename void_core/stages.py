@@ -364,8 +364,7 @@ def inpaint(settings: RunSettings, state: ShotState, *, engine=None,
     last = state.plan.first_frame + state.plan.frame_count - 1
     report = _recorded(settings, state, "inpaint", identity, instance, run,
                        artifacts=[("exr_sequence", pattern, state.plan.first_frame, last)],
-                       settings_record=inputs,
-                       checksums=_model_checksums(instance))
+                       settings_record=inputs)
     frames = result_holder["result"].frames if "result" in result_holder else state.plan.frame_count
     return state.with_report(report, exr_dir=out_dir, frames=frames)
 

@@ -34,7 +34,6 @@ The model loads once per engine instance (a GPU worker keeps it resident across 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
 import importlib.resources
 import tempfile
@@ -127,7 +126,6 @@ class Sam2Segmenter:
         self.offload_state_to_cpu = bool(offload_state_to_cpu)
         self._predictor = None
         self.load_count = 0  # model loads by this instance (a resident host loads once)
-        self._checksum: str | None = None
         self._lock = threading.Lock()  # one shot at a time through the resident model
 
     # ---- engine protocol ----------------------------------------------------------------
@@ -145,14 +143,11 @@ class Sam2Segmenter:
         return {"num_gpus": 1} if self.device_setting.startswith("cuda") else {"num_cpus": 1}
 
     def model_checksums(self) -> dict[str, str]:
-        """{checkpoint file name: "sha256:..."} for lineage (hashed once per instance)."""
-        if self._checksum is None:
-            digest = hashlib.sha256()
-            with self.checkpoint.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 22), b""):
-                    digest.update(block)
-            self._checksum = f"sha256:{digest.hexdigest()}"
-        return {self.checkpoint.name: self._checksum}
+        """{checkpoint file name: "sha256:..."} for lineage (hashed once per process and file
+        version, however many instances and stages ask)."""
+        from void_core.shot import file_digest
+
+        return {self.checkpoint.name: file_digest(self.checkpoint)}
 
     @property
     def predictor(self):

@@ -178,12 +178,8 @@ def iter_video_codes(info: VideoInfo, first: int = 0,
     """
     fmt = "rgb24" if info.bit_depth <= 8 else "rgb48le"
     end = info.frame_count if count is None else min(info.frame_count, first + count)
-    frames = _seeked_frames(info, first) if first >= SEEK_AFTER_FRAMES else None
-    seeking = frames is not None
-    if frames is None:
-        frames = enumerate(_decoded_frames(info))
     expected = first
-    for index, frame in frames:
+    for index, frame in _indexed_frames(info, first):
         if index >= end:
             break
         if index < first:
@@ -195,52 +191,59 @@ def iter_video_codes(info: VideoInfo, first: int = 0,
         yield _to_rgb(frame, info, fmt)
         expected += 1
     if expected < end:
-        decoded = f"found frames up to {expected}" if seeking else f"decoded {expected} frames"
-        raise MediaError(info.path, f"{decoded}, the container said {info.frame_count}")
+        raise MediaError(info.path, f"decoded frames up to {expected}, the container said "
+                                    f"{info.frame_count}")
 
 
-def _seeked_frames(info: VideoInfo, first: int) -> Iterator[tuple[int, av.VideoFrame]] | None:
-    """(index, frame) from a keyframe at or before `first`, indices from timestamps; None when
-    the stream's timestamps cannot place frames exactly (then decode from the start)."""
-    with _open(info.path) as container:
-        stream = container.streams.video[0]
-        if stream.time_base is None or stream.start_time is None:
-            return None
-        origin, seconds_per_pts = stream.start_time, Fraction(stream.time_base)
-        target = origin + int(Fraction(first) / info.rate / seconds_per_pts)
-        container.seek(target, stream=stream, backward=True, any_frame=False)
-        decoded = iter(container.decode(stream))
-        try:
-            frame = next(decoded)
-        except (StopIteration, av.FFmpegError):
-            return None
-        landed = _index_of(frame, origin, seconds_per_pts, info.rate)
-    if landed is None or landed > first:
+def _indexed_frames(info: VideoInfo, first: int) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(index, frame) for the whole stream, or, far in, from the keyframe at or before `first`
+    with indices from timestamps. When the stream cannot place a seek exactly (no timestamps,
+    landing past `first`), it decodes from the start instead."""
+    if first >= SEEK_AFTER_FRAMES:
+        with _open(info.path) as container:
+            stream = container.streams.video[0]
+            landed = _seek_before(container, stream, first, info.rate)
+            if landed is not None:
+                yield from _placed(stream, landed, info)
+                return
+    yield from enumerate(_decoded_frames(info))
+
+
+def _seek_before(container, stream, first: int, rate: Fraction):
+    """Seek to the keyframe at or before frame `first`; returns (its index, its frame, the
+    decoder) or None when timestamps cannot place it (then decode from the start)."""
+    if stream.time_base is None or stream.start_time is None:
         return None
-    return _frames_from(info, target, origin, seconds_per_pts)
+    stream.thread_type = "AUTO"
+    origin = stream.start_time
+    try:
+        container.seek(origin + int(Fraction(first) / rate / Fraction(stream.time_base)),
+                       stream=stream, backward=True, any_frame=False)
+        frames = container.decode(stream)
+        head = next(frames, None)
+    except av.FFmpegError:
+        return None
+    index = None if head is None else _index_of(head, stream, rate)
+    return (index, head, frames) if index is not None and index <= first else None
 
 
-def _frames_from(info: VideoInfo, target: int, origin: int,
-                 seconds_per_pts: Fraction) -> Iterator[tuple[int, av.VideoFrame]]:
-    with _open(info.path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        container.seek(target, stream=stream, backward=True, any_frame=False)
-        try:
-            for frame in container.decode(stream):
-                index = _index_of(frame, origin, seconds_per_pts, info.rate)
-                if index is None:
-                    raise MediaError(info.path, "a frame without a timestamp after seeking")
-                yield index, frame
-        except av.FFmpegError as err:
-            raise MediaError(info.path, f"decoding failed ({_short(err)})") from None
+def _placed(stream, landed, info: VideoInfo) -> Iterator[tuple[int, av.VideoFrame]]:
+    index, head, frames = landed
+    yield index, head
+    try:
+        for frame in frames:
+            index = _index_of(frame, stream, info.rate)
+            if index is None:
+                raise MediaError(info.path, "a frame without a timestamp after seeking")
+            yield index, frame
+    except av.FFmpegError as err:
+        raise MediaError(info.path, f"decoding failed ({_short(err)})") from None
 
 
-def _index_of(frame: av.VideoFrame, origin: int, seconds_per_pts: Fraction,
-              rate: Fraction) -> int | None:
+def _index_of(frame: av.VideoFrame, stream, rate: Fraction) -> int | None:
     if frame.pts is None:
         return None
-    return round((frame.pts - origin) * seconds_per_pts * rate)
+    return round((frame.pts - stream.start_time) * Fraction(stream.time_base) * rate)
 
 
 def iter_video_luma(info: VideoInfo) -> Iterator[np.ndarray]:
