@@ -1,4 +1,4 @@
-"""QC outputs: the before | mask | after preview MP4, the contact sheet, the one-frame PNG."""
+"""QC outputs: the before | mask | after preview MP4 and the contact sheet."""
 
 from fractions import Fraction
 
@@ -14,10 +14,9 @@ from void_core.errors import MediaError
 from void_core.media import colour
 from void_core.media.exr import write_exr_frame
 from void_core.media.masks import QuadmaskReader
-from void_core.media.plate import open_plate
 from void_core.media.video import iter_video_codes, probe_video
 from void_core.qc import (
-    SHEET_LABEL_HEIGHT, mask_overlay, preview_panel_size, sample_indices, write_before_after,
+    SHEET_LABEL_HEIGHT, mask_overlay, preview_panel_size, sample_indices,
     write_contact_sheet, write_qc_preview,
 )
 
@@ -192,15 +191,6 @@ def test_mask_overlay_tints_and_outlines():
     outlined = mask_overlay(display, quad, outline=True)
     assert tuple(outlined[2, 5]) == (255, 32, 32) and tuple(outlined[4, 4]) == (178, 66, 66)
     assert tuple(outlined[9, 5]) == (255, 215, 0)
-
-
-def test_one_frame_before_after_png(shot, tmp_path):
-    plate, _, exr_dir = shot
-    out = write_before_after(tmp_path / "frame.png", open_plate(plate), 2,
-                             exr_dir / f"sh010.{FIRST_EXR + 2}.exr")
-    strip = cv2.imread(str(out))[:, :, ::-1].astype(int)
-    assert strip.shape == (HEIGHT, 3 * WIDTH, 3)
-    assert np.abs(strip[:, 2 * WIDTH:] - _after_codes(2)).max() <= 1
 
 
 def test_preview_of_a_processed_shot_matches_the_plate_outside_the_mask(disc_shot, tmp_path):

@@ -1,5 +1,5 @@
-"""Quick looks for people: before | quadmask overlay | after, as a preview MP4, a contact sheet
-PNG, or one frame's PNG.
+"""Quick looks for people: before | quadmask overlay | after, as a preview MP4 or a contact
+sheet PNG.
 
 The "after" panel is read back from the written EXRs, so the picture shows what was delivered,
 not what the engine meant to write; it is converted from scene-linear to display with the
@@ -45,10 +45,6 @@ _OVERLAY = {quadmask.PRIMARY: _RED, quadmask.OVERLAP: _RED, quadmask.AFFECTED: _
 _OUTLINE_KERNEL = np.ones((3, 3), np.uint8)
 
 
-def to_display_codes(plate: Plate, raw: np.ndarray) -> np.ndarray:
-    return _codes(plate.display(raw))
-
-
 def mask_overlay(display: np.ndarray, quad: np.ndarray, opacity: float = 0.5, *,
                  outline: bool = False) -> np.ndarray:
     """Tint primary (0, 63) red and affected (127) yellow over 8-bit RGB `display`;
@@ -64,27 +60,6 @@ def mask_overlay(display: np.ndarray, quad: np.ndarray, opacity: float = 0.5, *,
             edge = (region - cv2.erode(region, _OUTLINE_KERNEL, borderValue=0)) > 0
             out[edge] = rgb
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
-def write_before_after(path: str | Path, plate: Plate, index: int, exr_path: Path,
-                       max_width: int = 1920) -> Path:
-    """Write frame `index` as before | quadmask overlay | after, scaled to `max_width`."""
-    raw = next(frame for i, frame in enumerate(plate.frames()) if i == index)
-    exr = read_exr_frame(exr_path)
-    before = to_display_codes(plate, raw)
-    after_linear = exr.rgb.astype(np.float32)
-    after = np.clip(np.rint(colour.to_display(after_linear, plate.info.transfer) * 255), 0, 255)
-    quad = np.full(before.shape[:2], quadmask.KEEP, np.uint8)
-    quad[exr.masks["mask.affected"] > 0] = quadmask.AFFECTED
-    quad[exr.masks["mask.primary"] > 0] = quadmask.PRIMARY
-    quad[(exr.masks["mask.primary"] > 0) & (exr.masks["mask.affected"] > 0)] = quadmask.OVERLAP
-    strip = np.concatenate([before, mask_overlay(before, quad), after.astype(np.uint8)], axis=1)
-    if strip.shape[1] > max_width:
-        scale = max_width / strip.shape[1]
-        strip = cv2.resize(strip, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    path = Path(path)
-    cv2.imwrite(str(path), np.ascontiguousarray(strip[:, :, ::-1]))
-    return path
 
 
 # --- the preview MP4 and the contact sheet -------------------------------------------------

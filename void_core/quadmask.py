@@ -20,6 +20,8 @@ import math
 import cv2
 import numpy as np
 
+from void_core.imaging import disc
+
 PRIMARY, OVERLAP, AFFECTED, KEEP = 0, 63, 127, 255
 LEVELS = (PRIMARY, OVERLAP, AFFECTED, KEEP)
 
@@ -66,11 +68,6 @@ def quantise(values: np.ndarray) -> np.ndarray:
     for bound, level in reversed(_QUANT_BOUNDS):
         out[values <= bound] = level
     return out
-
-
-def is_quantised(mask: np.ndarray) -> bool:
-    """True when every value is one of 0/63/127/255."""
-    return bool(np.isin(mask, LEVELS).all())
 
 
 def combine(black: np.ndarray, grey: np.ndarray) -> np.ndarray:
@@ -152,9 +149,7 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     """Grow a boolean mask by `radius` pixels (Euclidean disc)."""
     if radius <= 0:
         return mask.copy()
-    size = 2 * radius + 1
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    return cv2.dilate(mask.astype(np.uint8), disc).astype(bool)
+    return cv2.dilate(mask.astype(np.uint8), disc(radius)).astype(bool)
 
 
 # --- VOID's pass-1 conditioning chain -----------------------------------------------------

@@ -35,7 +35,6 @@ from void_core.inpaint.void.text import MAX_SEQUENCE_LENGTH, PROMPT_EMBEDS_FILE
 
 DEFAULTS_FILE = "void_farm_model.json"
 CHECKSUM_CACHE = ".void-farm-checksums.json"
-WEIGHT_FOLDERS = ("transformer", "vae", "text_encoder")
 PASS1_PARTS = ("transformer", "vae", "scheduler", "text_encoder", "tokenizer")
 _SCHEDULERS = ("DDIMScheduler", "CogVideoXDDIMScheduler")
 _BYTES_PER_DTYPE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
