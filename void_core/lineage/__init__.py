@@ -3,7 +3,7 @@
     run -> shot -> stage_run (one row per attempt or skip) -> artifact (file or `####` sequence)
 
 SQLite by default (WAL, `BEGIN IMMEDIATE`), PostgreSQL for a farm; schema migrations with
-Alembic (`void_core/lineage/migrations/`). Secrets never reach the database (`scrub.py`).
+Alembic (the top-level `migrations/`). Secrets never reach the database (`scrub.py`).
 No Prefect or Ray imports: tasks and flows call `open_store` and the `LineageStore` methods.
 """
 

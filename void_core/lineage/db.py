@@ -10,12 +10,10 @@ it waits its turn instead of failing with "database is locked" when it later upg
 lock (measured in shared/reference/ecosystem.md section 6.4). WAL needs a local disk; many
 machines writing over a network filesystem need PostgreSQL.
 
-The migrations live in `void_core/lineage/migrations/` so they ship with the package; Alembic is
-driven from code (no alembic.ini). To write a new revision:
-
-    from alembic import command
-    from void_core.lineage.db import alembic_config
-    command.revision(alembic_config("sqlite:///scratch.db"), "add x", autogenerate=True)
+The migrations live in the checkout's top-level `migrations/`; the wheel ships the same files
+as the package `void_core.lineage.migrations`, which `void-farm db upgrade` drives from code. From
+a checkout, `VOID_FARM_DB=... alembic upgrade head` (the root's alembic.ini) works too, and so
+does writing a new revision: `alembic revision --autogenerate -m "add x"`.
 """
 
 from __future__ import annotations
@@ -40,7 +38,10 @@ from void_core.errors import VoidFarmError
 
 ENV_VAR = "VOID_FARM_DB"
 DEFAULT_URL = "sqlite:///./void-farm-lineage.db"
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Installed from a wheel, the migrations are a subpackage; in a checkout, the top-level folder.
+_PACKAGED_MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATIONS_DIR = (_PACKAGED_MIGRATIONS if _PACKAGED_MIGRATIONS.is_dir()
+                  else Path(__file__).resolve().parents[2] / "migrations")
 # Not Alembic's default `alembic_version`: the lineage tables may share a database (a Prefect
 # server's, say) with another Alembic-managed schema.
 VERSION_TABLE = "void_farm_lineage_version"
@@ -181,7 +182,7 @@ def check_connection(engine: Engine) -> None:
 
 
 def alembic_config(url: str | URL | None = None) -> Config:
-    """An Alembic `Config` for the lineage migrations, built in code (no alembic.ini)."""
+    """An Alembic `Config` for the lineage migrations: the root alembic.ini's settings, in code."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")

@@ -2,7 +2,7 @@
 
 Rows are append-only history. A stage's retry is a new `stage_run` row; a row is only ever
 completed (status, finished, seconds, error), never rewritten. The Alembic migrations in
-`void_core/lineage/migrations/versions/` create exactly this schema (a test compares them).
+`migrations/versions/` create exactly this schema (a test compares them).
 
 Primary keys are UUIDv7 strings, so ids sort by creation time. Timestamps are timezone-aware UTC
 on the way in and out, on SQLite (which stores naive text) as on PostgreSQL (timestamptz).

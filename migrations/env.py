@@ -1,8 +1,10 @@
-"""Alembic environment for the lineage schema, driven from code by `void_core.lineage.db`.
+"""Alembic environment for the lineage schema.
 
-`db.upgrade`/`db.downgrade` hand over an open connection (already inside a transaction and
-holding the schema lock) in `config.attributes["connection"]`; without one, an engine is made
-from the config's `sqlalchemy.url`. Offline mode (`--sql`) renders the DDL as text.
+Two ways in: `void_core.lineage.db` (`void-farm db upgrade`) hands over an open connection,
+already inside a transaction and holding the schema lock, in `config.attributes["connection"]`;
+the `alembic` command run from a checkout (the root's alembic.ini) has none, so an engine is made
+from the config's `sqlalchemy.url`, else `$VOID_FARM_DB` (`db.resolve_url`). Offline mode
+(`--sql`) renders the DDL as text.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from void_core.lineage.db import VERSION_TABLE, create_lineage_engine
+from void_core.lineage.db import VERSION_TABLE, create_lineage_engine, resolve_url
 from void_core.lineage.models import Base
 
 config = context.config
+
+
+def _url() -> str:
+    return config.get_main_option("sqlalchemy.url") or resolve_url()
 
 
 def _configure(**options) -> None:
@@ -26,7 +32,7 @@ def _configure(**options) -> None:
 
 
 def run_offline() -> None:
-    _configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True,
+    _configure(url=_url(), literal_binds=True,
                render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
@@ -44,7 +50,7 @@ def run_online() -> None:
     if connection is not None:
         run_on(connection)
         return
-    engine = create_lineage_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_lineage_engine(_url())
     try:
         with engine.begin() as connection:
             run_on(connection)
