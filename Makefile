@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/void-farm demo --out demo_out
 
+# `make test` leaves out the tests marked slow (the flow end to end on a real Ray); CI runs all.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 

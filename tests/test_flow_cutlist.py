@@ -1,7 +1,8 @@
 """The orchestrated run: the real Prefect flow (ephemeral API) on a real local Ray, end to end.
 
 These tests share one Ray instance and one Prefect API per test process (starting them costs
-~15 s); `xdist_group` keeps them in one worker.
+~15 s); `xdist_group` keeps them in one worker. Those that run the flow on Ray take about a
+minute each and are marked `slow`: `make test-all` and CI run them, `make test` does not.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def stage_rows(out: Path) -> list[tuple[str, str, str]]:
     return [tuple(row) for row in rows]
 
 
+@pytest.mark.slow
 def test_a_cut_list_runs_end_to_end_and_a_rerun_rewrites_nothing(ray_local, scenes, tmp_path):
     cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel1.otio")
     out = tmp_path / "out"
@@ -115,6 +117,7 @@ def test_a_cut_list_runs_end_to_end_and_a_rerun_rewrites_nothing(ray_local, scen
     assert len(skipped) == 3 * 4
 
 
+@pytest.mark.slow
 def test_a_failing_shot_does_not_stop_the_others(ray_local, scenes, tmp_path):
     from flows.cli import app
 
@@ -162,6 +165,7 @@ def _ray_workers_running(task_name: str) -> list[int]:
     return busy
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_shot_is_retried_and_the_shot_completes(ray_local, scenes, tmp_path):
     long_scene = write_scene(SceneSpec(name="sh090", width=WIDTH, height=HEIGHT, frames=48,
                                        shadow=True, seed=9),
@@ -194,6 +198,7 @@ def test_a_worker_killed_mid_shot_is_retried_and_the_shot_completes(ray_local, s
         "the killed attempt is closed as failed, the retry succeeds"
 
 
+@pytest.mark.slow
 def test_a_resident_engine_serves_every_shot_from_one_actor(ray_local, scenes, tmp_path):
     cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel4.otio")
     summary = run(cutlist, tmp_path / "out", resident=True)
@@ -227,6 +232,7 @@ def test_an_unreachable_ray_address_is_an_error_not_a_local_cluster(tmp_path, sc
     assert not list((tmp_path / "out").glob("sh*"))
 
 
+@pytest.mark.slow
 def test_the_demo_runs_the_whole_flow_and_says_where_everything_is(ray_local, tmp_path):
     from flows.cli import app
 
@@ -241,6 +247,7 @@ def test_the_demo_runs_the_whole_flow_and_says_where_everything_is(ray_local, tm
         assert where in result.output
 
 
+@pytest.mark.slow
 def test_three_shots_through_one_void_actor_load_the_model_once(ray_local, scenes, tmp_path):
     from void_core.inpaint.void.tiny import make_tiny_model_dir
 
@@ -255,6 +262,7 @@ def test_three_shots_through_one_void_actor_load_the_model_once(ray_local, scene
     assert len(list((tmp_path / "out").glob("sh0[123]0/*.exr"))) == 3 * FRAMES
 
 
+@pytest.mark.slow
 def test_an_unparseable_edl_event_is_a_failed_shot_with_its_reason(ray_local, tmp_path):
     from fractions import Fraction
 
@@ -283,6 +291,7 @@ def test_an_unparseable_edl_event_is_a_failed_shot_with_its_reason(ray_local, tm
     assert "line 7 (event 2)" in error
 
 
+@pytest.mark.slow
 def test_the_model_engines_run_resident_from_a_config_file(ray_local, scenes, tmp_path):
     """sam2 masking, gemini analysis (a local fake of the REST API), the void engine: every
     model from the settings file, SAM2 and VOID each loaded once for the three shots."""
@@ -354,6 +363,7 @@ timeout = 30.0
     assert GEMINI_KEY.encode() not in (out / "void-farm-lineage.db").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_clip_cut_from_longer_media_runs_and_conforms_to_its_source_range(ray_local, scenes,
                                                                            tmp_path):
     from opentimelineio.opentime import RationalTime, TimeRange

@@ -55,6 +55,7 @@ def test_the_ledger_keeps_cleaned_cut_lists_out_of_the_nightly_run(tmp_path):
     assert [p.name for p, _ in pending_cutlists(drop, out)] == ["a.edl", "b.edl"]
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("ray-prefect")
 def test_a_cut_list_landing_in_the_drop_folder_starts_a_run(tmp_path):
     scene = write_scene(SceneSpec(name="sh010", width=96, height=64, frames=8, shadow=True),
