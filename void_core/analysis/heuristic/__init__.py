@@ -33,8 +33,11 @@ over the shot at analysis size (at most `analysis_width` pixels wide):
 Memory is bounded by the analysis size: one frame at a time, the background stack, a
 three-frame window, and the regions found (bounding box + packed bits per frame). Disk: the
 spooled frames (analysis width x height x 3.1 bytes per frame, deleted at the end).
-"""
 
+Modules: `analyzer` (the passes in order, and the analysis built from them), `survey` (reading
+the shot, pass 1), `background` (pass 2), `detect` (pass 3: comparison, cast shadow), `push`
+(pass 3: pushed objects); shared mask helpers are in `void_core.imaging`.
+"""
 
 from void_core.analysis.heuristic.analyzer import HeuristicAnalyzer
 

@@ -27,8 +27,11 @@ spilled to a temporary memory-mapped file, so memory does not grow with the shot
    GrabCut in a thin band around its edge.
 6. Masks are upsampled to the plate size (edges snapped to the full-resolution picture by a
    guided filter) and written losslessly, one per plate frame.
-"""
 
+Modules: `segmenter` (the steps in order; 1), `frames` (geometry, frames on disk, prompts at
+analysis scale), `evidence` (2, 3), `tracker` (4), `static` (3, 5: GrabCut), `output` (6); mask
+and geometry helpers shared with other engines are in `void_core.imaging`.
+"""
 
 from void_core.masking.classical.segmenter import ClassicalSegmenter
 
