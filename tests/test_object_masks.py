@@ -20,16 +20,15 @@ from test_sam2 import save_checkpoint, tiny_config
 from void_core import quadmask, stages
 from void_core.analysis import AffectedObject, Analysis, RegionTrack, read_analysis, write_quadmask
 from void_core.analysis.masks import grid_cells, object_region
-from void_core.analysis.object_masks import segment_affected_objects
+from void_core.analysis.object_masks import localization_prompts, segment_affected_objects
 from void_core.analysis.schema import GridCell, GridLocalization, GridSize, TrajectoryPoint
 from void_core.errors import MaskError
 from void_core.mask_from_click import AFFECTED_MASKS, make_quadmask
 from void_core.masking import ClickPrompt, create_segmenter
-from void_core.masking.sam2_engine import localization_prompts
 from void_core.media.encode import write_mask_video
 from void_core.media.masks import QuadmaskReader
 from void_core.media.plate import open_plate
-from void_core.shot import file_digest
+from void_core.digests import file_digest
 from void_core.synth import SceneSpec, write_scene
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -24,7 +24,8 @@ from void_core.analysis.schema import AffectedObject, GridCell, GridLocalization
 from void_core.errors import InputError
 from void_core.masking import ClickPrompt, create_segmenter
 from void_core.masking import sam2_engine
-from void_core.masking.sam2_engine import Sam2Segmenter, localization_prompts
+from void_core.analysis.object_masks import localization_prompts
+from void_core.masking.sam2_engine import Sam2Segmenter
 from void_core.media.plate import open_plate
 from void_core.media.video import iter_video_luma, probe_video
 from void_core.synth import SceneSpec, write_scene

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from void_core.errors import InputError
+from void_core.vocabulary import EngineKind
 
 ENV_VAR = "VOID_FARM_CONFIG"
-STAGES = ("inpaint", "masking", "analysis", "refine")
+STAGES = tuple(EngineKind)
 SECRET_WORDS = ("key", "token", "secret", "password")  # as a whole name or its last word
 
 

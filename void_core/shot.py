@@ -12,8 +12,6 @@ first file is written, so bad input leaves no output behind.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import functools
-import hashlib
 import json
 import logging
 import queue
@@ -32,6 +30,7 @@ import numpy as np
 import void_core
 from void_core import quadmask
 from void_core.composite import Box, Feather, edit_box, paste
+from void_core.digests import file_digest
 from void_core.errors import InputError, MaskError
 from void_core.inpaint import Fill, Frame, Inpainter, ShotFrames, create_inpainter
 from void_core.refine import create_refiner
@@ -148,33 +147,6 @@ def check_shot_name(name: str) -> str:
         raise InputError(None, f"shot name {name!r} is not usable as a file name",
                          "use letters, digits, '.', '_' and '-'")
     return name
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file, or of a sequence folder's names and sizes.
-
-    Cached by (path, size, mtime): lineage identity and the EXR headers both need the plate's
-    digest, and hashing a large plate twice per shot is wasted I/O.
-    """
-    path = Path(path).resolve()
-    if not path.exists():  # a sequence pattern: no stamp to key a cache on, hash the listing
-        return _cached_digest.__wrapped__(path, None)
-    stat = path.stat()
-    return _cached_digest(path, (stat.st_size, stat.st_mtime_ns))
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_digest(path: Path, _stamp: tuple | None, chunk: int = 8 << 20) -> str:
-    digest = hashlib.sha256()
-    if path.is_file():
-        with path.open("rb") as handle:
-            while block := handle.read(chunk):
-                digest.update(block)
-        return "sha256:" + digest.hexdigest()
-    for item in sorted(path.parent.glob("*") if not path.is_dir() else path.iterdir()):
-        if item.is_file():
-            digest.update(f"{item.name}:{item.stat().st_size}\n".encode())
-    return "sha256-listing:" + digest.hexdigest()
 
 
 def _scan_mask(reader: QuadmaskReader, feather: Feather) -> tuple[Box, ...]:

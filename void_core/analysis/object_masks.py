@@ -3,7 +3,7 @@
 VOID draws each affected object's grey region from a segmentation, not from the VLM's grid
 cells: its stage 3 text-prompts SAM 3 with the noun on every frame. SAM 2 takes no text, so
 here each object is prompted with what the analysis says about where it is: a box around its
-grid localisation cells on every localised frame (`sam2_engine.localization_prompts`). All
+grid localisation cells on every localised frame (`localization_prompts`). All
 prompted objects are tracked through the shot in one pass of the engine; the mask videos go
 to a folder of their own and are then drawn by `masks.write_quadmask(object_masks=...)`.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from void_core.analysis.masks import cell_edges
 from void_core.analysis.schema import Analysis
 from void_core.masking.prompt import ClickPrompt, ProgressCallback
 
@@ -27,11 +28,31 @@ def can_segment_objects(segmenter) -> bool:
     return callable(getattr(segmenter, "segment_objects", None))
 
 
+def localization_prompts(affected, width: int, height: int,
+                         frame_count: int | None = None) -> list[ClickPrompt]:
+    """Box prompts for an affected object (`analysis.schema.AffectedObject`) from its grid
+    localisations: on each localised frame, the box around its cells on VOID's grid. Frames
+    without cells, cells off the grid and (given `frame_count`) frames past the shot's end are
+    skipped; an empty list means there is nothing to prompt SAM 2 with for this object."""
+    ys, xs = cell_edges(width, height)
+    prompts = []
+    for localization in affected.grid_localizations:
+        if frame_count is not None and localization.frame >= frame_count:
+            continue
+        cells = [(cell.row, cell.col) for cell in localization.grid_regions
+                 if 0 <= cell.row < len(ys) - 1 and 0 <= cell.col < len(xs) - 1]
+        if not cells:
+            continue
+        rows, cols = [row for row, _ in cells], [col for _, col in cells]
+        box = (float(xs[min(cols)]), float(ys[min(rows)]),
+               float(xs[max(cols) + 1]), float(ys[max(rows) + 1]))
+        prompts.append(ClickPrompt(localization.frame, box=box))
+    return prompts
+
+
 def affected_object_prompts(analysis: Analysis, width: int, height: int,
                             frame_count: int) -> dict[int, list[ClickPrompt]]:
     """{affected-object index: its box prompts} for every object the analysis localised."""
-    from void_core.masking.sam2_engine import localization_prompts
-
     prompts = {}
     for number, obj in enumerate(analysis.affected_objects):
         boxes = localization_prompts(obj, width, height, frame_count)

@@ -22,14 +22,13 @@ from void_core.cutlist.edl import EdlEvent, EdlRead, describe_speed, read_edl, \
     source_range_as_written
 from void_core.cutlist.instructions import VOID_KEY, StructuredVoid, parse_structured, void_text
 from void_core.cutlist.model import CutList, ShotSpec, exact_rate, frames_at
-from void_core.cutlist.resolve import VIDEO_SUFFIXES, MediaResolver
+from void_core.cutlist.resolve import MediaResolver
 from void_core.errors import CutListError, InputError
+from void_core.naming import VIDEO_SUFFIXES, safe_component
 
 DEFAULT_EDL_RATE = Fraction(24)
 FORMATS = {".edl": "edl", ".otio": "otio_json", ".otioz": "otioz", ".otiod": "otiod",
            ".xml": "fcp_xml"}
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
-_MAX_NAME = 64
 _FRAME_PART = re.compile(r"[._]?(\[\d+-\d+\]|#+|%0?\d*d|@+)$")
 _IMAGE_SUFFIXES = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
@@ -478,7 +477,7 @@ def _strip_frame_part(name: str) -> str:
 
 def safe_name(text: str) -> str:
     """A file-system-safe shot name: letters, digits, '_' and '-' only, at most 64 chars."""
-    return _SAFE_NAME.sub("_", text).strip("_-")[:_MAX_NAME].strip("_-")
+    return safe_component(text)
 
 
 def _named_shots(drafts: list[_Draft]) -> list[ShotSpec]:
