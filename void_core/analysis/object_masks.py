@@ -18,14 +18,11 @@ from pathlib import Path
 
 from void_core.analysis.masks import cell_edges
 from void_core.analysis.schema import Analysis
+from void_core.engines import segments_objects
 from void_core.masking.prompt import ClickPrompt, ProgressCallback
+from void_core.vocabulary import EngineKind
 
 MASK_GLOB = "object_*.mp4"  # what `segment_objects` writes
-
-
-def can_segment_objects(segmenter) -> bool:
-    """Whether the masking engine segments several named objects in one pass."""
-    return callable(getattr(segmenter, "segment_objects", None))
 
 
 def localization_prompts(affected, width: int, height: int,
@@ -66,7 +63,8 @@ def segment_affected_objects(segmenter, plate, analysis: Analysis, out_dir: str 
     """Segment the analysis' localised affected objects through `plate`.
 
     Args:
-        segmenter: a masking engine; only one with `segment_objects` (e.g. `sam2`) is used.
+        segmenter: a masking engine; only one the registry declares `segments_objects`
+            (e.g. `sam2`) is used.
         plate: the opened shot the analysis was made on.
         analysis: the analysis; objects are keyed by their index in `affected_objects`.
         out_dir: the folder for the mask videos (0 object, 255 rest); mask videos of an
@@ -80,7 +78,7 @@ def segment_affected_objects(segmenter, plate, analysis: Analysis, out_dir: str 
     Raises:
         InputError, MaskError, MediaError: as the engine's `segment_objects`.
     """
-    if not can_segment_objects(segmenter):
+    if not segments_objects(EngineKind.MASKING, segmenter.name):
         return {}
     info = plate.info
     prompts = affected_object_prompts(analysis, info.width, info.height, info.frame_count)
