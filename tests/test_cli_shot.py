@@ -151,11 +151,17 @@ def test_a_click_gives_the_engine_the_analysis_scene_description(tmp_path):
     assert not (out / "qc").exists()  # `shot` writes no QC previews, as before
 
 
-def test_an_unknown_key_in_the_config_file_is_one_line_naming_the_closest(disc_shot, tmp_path):
+def _shot_with_config(shot_dir, tmp_path, text: str):
+    """`void-farm shot` with a void-farm.toml holding `text`: (result, the config path)."""
     config = tmp_path / "void-farm.toml"
-    config.write_text("[inpaint.classical]\nobservatons = 8\n")
-    result = runner.invoke(app, ["shot", str(disc_shot), "--out", str(tmp_path / "out"),
-                                 "--config", str(config)])
+    config.write_text(text)
+    return runner.invoke(app, ["shot", str(shot_dir), "--out", str(tmp_path / "out"),
+                               "--config", str(config)]), config
+
+
+def test_an_unknown_key_in_the_config_file_is_one_line_naming_the_closest(disc_shot, tmp_path):
+    result, config = _shot_with_config(disc_shot, tmp_path,
+                                       "[inpaint.classical]\nobservatons = 8\n")
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1
@@ -165,9 +171,6 @@ def test_an_unknown_key_in_the_config_file_is_one_line_naming_the_closest(disc_s
 
 
 def test_an_unknown_engine_section_names_the_closest_engine(disc_shot, tmp_path):
-    config = tmp_path / "void-farm.toml"
-    config.write_text("[masking.sam]\ncheckpoint = 'x.pt'\n")
-    result = runner.invoke(app, ["shot", str(disc_shot), "--out", str(tmp_path / "out"),
-                                 "--config", str(config)])
+    result, _ = _shot_with_config(disc_shot, tmp_path, "[masking.sam]\ncheckpoint = 'x.pt'\n")
     assert result.exit_code == 1
     assert "did you mean [masking.sam2]?" in result.stderr

@@ -148,9 +148,11 @@ def test_shot_and_run_are_one_pipeline(ray_local, scenes, tmp_path):
     folder = tmp_path / "sh010"
     folder.mkdir()
     (folder / "input_video.mp4").symlink_to(scene.video)
-    (folder / "prompt.json").write_text(json.dumps({"bg": clicked["bg"]}))
+    (folder / "prompt.json").write_text(json.dumps({"bg": str(clicked["bg"])}))
     (folder / "points.json").write_text(json.dumps(
-        {"frame": clicked["frame"], "points": clicked["points"], "labels": clicked["labels"]}))
+        {"frame": int(clicked["frame"]), "points": [[float(v) for v in point]
+                                                    for point in clicked["points"]],
+         "labels": [int(label) for label in clicked["labels"]]}))
 
     ran = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(tmp_path / "run")])
     assert ran.exit_code == 0, ran.output
