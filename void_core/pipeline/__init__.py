@@ -13,7 +13,7 @@ every shot of a cut list through the same stage functions as Prefect tasks on Ra
 from void_core.pipeline.folder import folder_plan, resolve_shot_folder
 from void_core.pipeline.record import one_shot_run, shot_identity
 from void_core.pipeline.render import (
-    check_request, check_shot_name, process_shot, result_record, summary_line,
+    check_shot_name, process_shot, result_record, summary_line,
 )
 from void_core.pipeline.stages import STAGES, check_plan, run_shot
 from void_core.pipeline.state import (
@@ -23,7 +23,7 @@ from void_core.pipeline.state import (
 
 __all__ = [
     "ORCHESTRATOR_TASK_ID", "STAGES", "RunSettings", "ShotInputs", "ShotPlan", "ShotRequest",
-    "ShotResult", "ShotState", "StageReport", "check_plan", "check_request", "check_shot_name",
+    "ShotResult", "ShotState", "StageReport", "check_plan", "check_shot_name",
     "folder_plan", "one_shot_run", "process_shot", "resolve_shot_folder", "result_record",
     "run_shot", "shot_identity", "summary_line",
 ]

@@ -18,7 +18,8 @@ from void_core.masking.prompt import ClickPrompt
 from void_core.media.colour import Transfer
 from void_core.media.masks import find_mask
 from void_core.media.plate import open_plate
-from void_core.pipeline.state import DEFAULT_START_FRAME, ShotInputs, ShotPlan
+from void_core.pipeline.render import first_output_frame
+from void_core.pipeline.state import ShotInputs, ShotPlan
 
 _NO_MASK_HINT = ("make one with VOID's mask pipeline, or click the object: a points.json beside "
                  "the video, or --point X,Y[@FRAME] / --box X0,Y0,X1,Y1[@FRAME]")
@@ -58,11 +59,8 @@ def folder_plan(inputs: ShotInputs, name: str, *, clicks: list[ClickPrompt] | No
         raise MaskError(inputs.plate.parent, "no quadmask and no click to make one",
                         "put a points.json beside the video, or give --point X,Y[@FRAME] or "
                         "--box X0,Y0,X1,Y1[@FRAME]")
-    if start_frame is not None and start_frame < 0:
-        raise InputError(None, f"start frame {start_frame} is negative")
     info = open_plate(inputs.plate, transfer=transfer, rate=rate).info
-    first = start_frame if start_frame is not None else (
-        info.first_frame if info.first_frame is not None else DEFAULT_START_FRAME)
+    first = first_output_frame(start_frame, info.first_frame)
     bg = str(inputs.prompt.get("bg", "") or "")
     return ShotPlan(
         name=name, event=1, media=inputs.plate, media_problem=None, first_frame=first,

@@ -95,19 +95,6 @@ def _background(iterator: Iterator, depth: int = 4) -> Iterator:
         stop.set()
 
 
-def check_request(request: ShotRequest) -> None:
-    """Validate a request without writing anything (name, plate, mask, engine names).
-
-    Raises:
-        InputError / MediaError / MaskError / EngineNotFoundError: what `process_shot` would.
-    """
-    check_shot_name(request.name)
-    plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate)
-    validate_mask(plate, QuadmaskReader(request.inputs.mask))
-    inpainter_for(request)
-    refiner_for(request)
-
-
 def inpainter_for(request: ShotRequest):
     """This process's instance of the request's inpainting engine."""
     return shared_engine(EngineKind.INPAINT, request.engine, request.engine_settings)
@@ -138,7 +125,7 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     refiner = refiner_for(request)
     feather = Feather.for_width(plate.info.width)
     boxes = _scan_mask(reader, feather)
-    first_frame = _first_frame(request, plate)
+    first_frame = first_output_frame(request.start_frame, plate.info.first_frame)
 
     out_dir = naming.exr_dir(request.out_root, name)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -170,12 +157,14 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     )
 
 
-def _first_frame(request: ShotRequest, plate: Plate) -> int:
-    if request.start_frame is not None:
-        if request.start_frame < 0:
-            raise InputError(None, f"start frame {request.start_frame} is negative")
-        return request.start_frame
-    return plate.info.first_frame if plate.info.first_frame is not None else DEFAULT_START_FRAME
+def first_output_frame(start_frame: int | None, plate_first: int | None) -> int:
+    """The first EXR's frame number: `start_frame` if given, else an image sequence's own first
+    frame, else 1001."""
+    if start_frame is not None:
+        if start_frame < 0:
+            raise InputError(None, f"start frame {start_frame} is negative")
+        return start_frame
+    return plate_first if plate_first is not None else DEFAULT_START_FRAME
 
 
 def _lineage_attributes(request: ShotRequest, plate: Plate, engine, refiner) -> dict[str, str]:
