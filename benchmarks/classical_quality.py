@@ -39,7 +39,7 @@ from void_core.media import colour  # noqa: E402
 from void_core.media.exr import read_exr_frame  # noqa: E402
 from void_core.media.masks import QuadmaskReader  # noqa: E402
 from void_core.media.plate import open_plate  # noqa: E402
-from void_core.shot import ShotRequest, process_shot, resolve_shot_folder  # noqa: E402
+from void_core.pipeline import ShotRequest, process_shot, resolve_shot_folder  # noqa: E402
 from void_core.synth import standard_scenes, write_scene  # noqa: E402
 
 METHODS = ("classical", "telea", "median")
@@ -113,14 +113,22 @@ def score(outputs, targets, masks) -> dict[str, float]:
 
 def bench_from_click(spec, work: Path) -> dict[str, float]:
     """End to end from the single click in points.json: masking + analysis + fill."""
-    from void_core.mask_from_click import make_quadmask
     from void_core.masking import read_points_json
+    from void_core.media.plate import open_plate
+    from void_core.pipeline import RunSettings, ShotPlan, run_shot
+    from void_core.vocabulary import Stage
 
     folder = work / f"{spec.name}_click"
     write_scene(spec, folder, lossless=True)
     plate, factual, truth, targets = load_scene(folder)
-    product = make_quadmask(folder / "input_video.mp4", read_points_json(folder / "points.json"),
-                            work / f"{spec.name}_work")
+    video = folder / "input_video.mp4"
+    info = open_plate(video).info
+    clicks = [prompt.to_json() for prompt in read_points_json(folder / "points.json")]
+    plan = ShotPlan(name=spec.name, event=1, media=video, media_problem=None, first_frame=0,
+                    frame_count=info.frame_count, rate=info.rate, prompt=clicks, clicks_win=True)
+    settings = RunSettings(run_id="bench", cutlist="bench", out_root=work / f"{spec.name}_work",
+                           stages=(Stage.INGEST, Stage.MASKING, Stage.ANALYSIS), force=True)
+    product = run_shot(settings, plan)
     ours = list(QuadmaskReader(product.quadmask).frames())
     (folder / "quadmask_0.mp4").unlink()
     product.quadmask.replace(folder / "quadmask_0.mp4")
@@ -132,7 +140,7 @@ def bench_from_click(spec, work: Path) -> dict[str, float]:
     edited_ours = np.stack([quadmask.to_edit(q) for q in ours])
     scores["iou"] = metrics.iou(primary_ours, primary_truth)
     scores["affected_found"] = metrics.coverage(edited_ours, affected_truth)
-    scores["seconds"] = sum(product.seconds.values())
+    scores["seconds"] = sum(report.seconds for report in product.reports)
     return scores
 
 

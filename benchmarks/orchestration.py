@@ -4,7 +4,7 @@
 
 One process, one run of everything (the machine is shared and noisy; ratios within a run are what
 to read). For the same synthetic shots it measures:
-- the plain loop: `void_core.stages.run_shot` for each shot in turn, in this process;
+- the plain loop: `void_core.pipeline.stages.run_shot` for each shot in turn, in this process;
 - the flow with 1 and with 2 Ray CPUs, each into a fresh output folder (nothing skipped);
 - the one-time start-up, separately: Prefect's embedded API (a first, empty flow run), Ray's start
   and the warm-up of its workers (importing Prefect and void-farm), for each CPU count.
@@ -50,7 +50,7 @@ def make_shots(root: Path, count: int, width: int, height: int, frames: int):
 def plain_loop(cutlist: Path, out: Path) -> float:
     from dataclasses import replace
 
-    from void_core import stages
+    from void_core.pipeline import stages
     from void_core.cutlist import read_cutlist
     from void_core.lineage import open_store
 
@@ -94,7 +94,7 @@ def ray_startup(cpus: int) -> tuple[float, float]:
         import prefect_ray  # noqa: F401  the runner's task wrapper imports these on each worker
 
         import tasks.shot_stages  # noqa: F401
-        import void_core.stages  # noqa: F401
+        import void_core.pipeline.stages  # noqa: F401
         from void_core.inpaint.classical import ClassicalInpainter  # noqa: F401
         time.sleep(0.5)  # hold the CPU so the next warm-up lands on another worker
         return os.getpid()

@@ -1,8 +1,15 @@
 """The `void-farm` command line.
 
-    void-farm shot SHOT_DIR --out OUT        one shot (VOID folder layout) -> EXR plates
+    void-farm shot SHOT_DIR --out OUT        one shot (VOID folder layout) -> EXR plates, in-process
+    void-farm run CUTLIST --out OUT          every shot of a cut list: the Prefect flow on Ray
+    void-farm serve --watch DIR --out OUT    the nightly and drop-folder deployments, and the watcher
     void-farm cutlist show CUTLIST           the shots an EDL/OTIO/FCP XML cut list holds
-    void-farm demo --out DIR                 generate a synthetic shot and clean it
+    void-farm lineage SHOT_OR_FILE           what produced this shot or file (runs, stages, models)
+    void-farm db upgrade                     create or migrate the lineage database schema
+    void-farm models check|make-tiny         VOID model folders: check one, or make a tiny test one
+    void-farm demo --out DIR                 generate synthetic shots and run the whole flow on them
+
+`shot` and `run` run the same stages (`void_core.pipeline`).
 
 Data goes to stdout, progress and diagnostics to stderr. Exit 0 on success, 1 on a handled
 error (one line: the file, what is wrong, what to do), 2 on a usage error.
@@ -14,6 +21,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
@@ -22,9 +30,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from flows._cli_common import handled_errors, stderr, stdout
-from flows.cli_run import engine_settings_from
-from void_core.inpaint import ENGINES
+from void_core import engines, naming
+from void_core.masking.prompt import read_points_json
+from void_core.preflight import choose_engines
 from void_core.media.colour import Transfer
+from void_core.vocabulary import EngineKind, RunKind, Stage, StageStatus
 
 app = typer.Typer(
     name="void-farm",
@@ -94,7 +104,7 @@ def shot(
              "trimask_quadmask.mp4), optional prompt.json.", show_default=False,
         metavar="SHOT_DIR")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output root; frames go to OUT/<name>/.")],
-    engine: Annotated[str, typer.Option(help=f"Inpainting engine ({', '.join(ENGINES)}).")] = "classical",
+    engine: Annotated[str, typer.Option(help=f"Inpainting engine ({', '.join(engines.names(EngineKind.INPAINT))}).")] = "classical",
     model_dir: Annotated[Path | None, typer.Option(
         help="Model folder for --engine void (see `void-farm models`).", show_default=False)] = None,
     start_frame: Annotated[int | None, typer.Option(
@@ -135,91 +145,75 @@ def shot(
     Rec.709), mask.primary and mask.affected, lineage attributes in the header. Pixels outside
     the dilated mask equal the linearised source exactly.
     """
-    from void_core.shot import (
-        ShotRequest, check_shot, process_shot, resolve_shot_folder, result_record, summary_line,
-    )
-    from void_core.shot_lineage import run_shot_with_lineage
+    from void_core.masking import parse_box_option, parse_point_option
+    from void_core.pipeline import check_plan, folder_plan, resolve_shot_folder
 
     with handled_errors():
         inputs = resolve_shot_folder(shot_dir, mask_required=False)
-        shot_name = name or shot_dir.resolve().name
-        settings = engine_settings_from(config, engine, masker, analyzer, model_dir, refiner)
-        inputs = _mask_from_clicks(inputs, point or [], box or [], out, shot_name, masker, analyzer,
-                                   settings)
-        request = ShotRequest(
-            inputs=inputs, out_root=out, name=shot_name,
-            start_frame=start_frame, engine=engine, compression=_check_compression(compression),
-            transfer=transfer, rate=_parse_rate(rate),
-            engine_settings=settings["engine_settings"], refiner=settings["refiner"],
-        )
-        check_shot(request)  # bad input fails here, before anything (even the database) is created
-        store = None if no_lineage else _open_lineage(db, out)
-        progress = _progress()
-        callback = None
-        try:
-            if progress is not None:
-                progress.start()
-                callback = _progress_callback(progress, progress.add_task(request.name, total=None))
-            if store is None:
-                result, skipped = process_shot(request, callback), False
-            else:
-                outcome = run_shot_with_lineage(request, store, force=force, on_progress=callback)
-                result, skipped = outcome.result, outcome.skipped
-        finally:
-            if progress is not None:
-                progress.stop()
-            if store is not None:
-                store.close()
-        if skipped:
-            stderr.print(f"{request.name}: identical plates already in {out / request.name} "
-                         "(recorded in lineage); nothing to do (use --force to redo)")
-            if json_output:
-                stdout.print_json(json.dumps({"name": request.name, "skipped": True}))
-            return
+        clicks = [parse_point_option(p) for p in point or []] + [parse_box_option(b) for b in box or []]
+        plan = folder_plan(inputs, name or shot_dir.resolve().name, clicks=clicks or None,
+                           start_frame=start_frame, rate=_parse_rate(rate), transfer=transfer)
+        chosen = choose_engines(config, engine, masker, analyzer, model_dir, refiner)
+        with tempfile.TemporaryDirectory(prefix="void-farm-") as scratch:
+            # Without lineage the stages record into a throwaway database: nothing is kept and
+            # nothing reused.
+            db = f"sqlite:///{Path(scratch) / naming.LINEAGE_DB}" if no_lineage else db
+            settings = _shot_settings(out, db, force or no_lineage, transfer,
+                                      _check_compression(compression), chosen)
+            check_plan(settings, plan)  # bad input fails here, before anything is created
+            if plan.quadmask is None:
+                count = len(clicks) or len(read_points_json(plan.points))
+                stderr.print(f"{plan.name}: making the quadmask from {count} prompt(s) "
+                             f"({masker} + {analyzer}) ...")
+            state = _run_one_shot(settings, plan)
+        _report_shot(state, out, json_output)
+
+
+SHOT_STAGES = (Stage.INGEST, Stage.MASKING, Stage.ANALYSIS, Stage.INPAINT)  # no QC previews
+
+
+def _shot_settings(out: Path, db: str | None, force: bool, transfer, compression: str,
+                   chosen):
+    """A one-shot run's settings."""
+    from void_core.pipeline import RunSettings
+
+    return RunSettings(run_id="", cutlist="", out_root=out, db_url=db, compression=compression,
+                       force=force, transfer=transfer, kind=RunKind.SHOT, stages=SHOT_STAGES,
+                       **chosen.as_parameters())
+
+
+def _run_one_shot(settings, plan):
+    from void_core.pipeline import one_shot_run, run_shot
+
+    progress = _progress()
+    callback = None
+    settings.out_root.mkdir(parents=True, exist_ok=True)
+    try:
+        if progress is not None:
+            progress.start()
+            callback = _progress_callback(progress, progress.add_task(plan.name, total=None))
+        with one_shot_run(settings, plan) as (run_settings, run_plan):
+            return run_shot(run_settings, run_plan, on_progress=callback)
+    finally:
+        if progress is not None:
+            progress.stop()
+
+
+def _report_shot(state, out: Path, json_output: bool) -> None:
+    from void_core.pipeline import result_record, summary_line
+
+    if state.analysis is not None:
+        stderr.print(f"{state.name}: quadmask {state.quadmask} (analysis {state.analysis})")
+    if state.report(Stage.INPAINT).status == StageStatus.SKIPPED:
+        stderr.print(f"{state.name}: identical plates already in {out / state.name} "
+                     "(recorded in lineage); nothing to do (use --force to redo)")
         if json_output:
-            stdout.print_json(json.dumps(result_record(result)))
-        else:
-            stdout.print(summary_line(result), markup=False)
-
-
-def _mask_from_clicks(inputs, points: list[str], boxes: list[str], out: Path, name: str,
-                      masker: str, analyzer: str, settings: dict):
-    """Use the folder's quadmask, or make one from --point/--box or points.json."""
-    from dataclasses import replace
-
-    from void_core.errors import MaskError
-    from void_core.mask_from_click import make_quadmask
-    from void_core.masking import parse_box_option, parse_point_option, read_points_json
-    from void_core.shot import check_shot_name
-
-    prompts = [parse_point_option(p) for p in points] + [parse_box_option(b) for b in boxes]
-    if inputs.mask is not None and not prompts:
-        return inputs
-    source = None
-    if not prompts and inputs.points is not None:
-        prompts, source = read_points_json(inputs.points), inputs.points
-    if not prompts:
-        raise MaskError(inputs.plate.parent, "no quadmask and no click to make one",
-                        "put a points.json beside the video, or give --point X,Y[@FRAME] or "
-                        "--box X0,Y0,X1,Y1[@FRAME]")
-    work = out / ".void-work" / check_shot_name(name)
-    stderr.print(f"{name}: making the quadmask from {len(prompts)} prompt(s) ({masker} + {analyzer}) ...")
-    product = make_quadmask(inputs.plate, prompts, work, instruction=inputs.prompt.get("bg", ""),
-                            segmenter=masker, analyzer=analyzer, source=source,
-                            segmenter_settings=settings["masker_settings"],
-                            analyzer_settings=settings["analyzer_settings"])
-    stderr.print(f"{name}: quadmask {product.quadmask} (analysis {product.analysis})")
-    return replace(inputs, mask=product.quadmask)
-
-
-def _open_lineage(db: str | None, out: Path):
-    from void_core.lineage import ENV_VAR, open_store
-
-    url = db or os.environ.get(ENV_VAR)
-    if url is None:
-        out.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{(out / 'void-farm-lineage.db').resolve()}"
-    return open_store(url)
+            stdout.print_json(json.dumps({"name": state.name, "skipped": True}))
+        return
+    if json_output:
+        stdout.print_json(json.dumps(result_record(state.result)))
+    else:
+        stdout.print(summary_line(state.result), markup=False)
 
 
 def _check_compression(value: str) -> str:

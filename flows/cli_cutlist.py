@@ -102,7 +102,7 @@ def _report(cut, searched_root: bool) -> None:
     for note in cut.notes:
         stderr.print(f"note: {escape(note)}")
     for problem in cut.problems:
-        stderr.print(f"[yellow]problem:[/] {escape(problem)}")
+        stderr.print(f"[yellow]problem:[/] {escape(str(problem))}")
     missing = sum(not shot.media_resolved for shot in cut.shots)
     summary = f"{len(cut.shots)} shot(s), {missing} with missing media, " \
               f"{len(cut.problems)} problem(s)"

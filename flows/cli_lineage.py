@@ -4,8 +4,8 @@
     void-farm lineage SHOT_OR_FILE [--db URL] [--json]   what produced this shot or file?
 
 The main CLI registers them with `app.add_typer(db_app, name="db")` and
-`app.command("lineage")(lineage_command)`. `--db` defaults to $VOID_FARM_DB, else
-sqlite:///./void-farm-lineage.db. The lineage library is imported inside the commands, so
+`app.command("lineage")(lineage_command)`. `--db` defaults to $VOID_FARM_DB, else (for an
+output file) the run's OUT/void-farm-lineage.db, else sqlite:///./void-farm-lineage.db. The lineage library is imported inside the commands, so
 `void-farm --help` stays fast.
 """
 
@@ -25,7 +25,8 @@ from flows._cli_common import handled_errors, stderr, stdout
 DbOption = Annotated[str | None, typer.Option(
     "--db", metavar="URL", show_default=False,
     help="Lineage database: sqlite:///PATH (or a bare path) or "
-         "postgresql+psycopg://USER@HOST/DB. Default: $VOID_FARM_DB, else "
+         "postgresql+psycopg://USER@HOST/DB. Default: $VOID_FARM_DB, else the run's "
+         "OUT/void-farm-lineage.db for a file in OUT/<shot>/, else "
          "sqlite:///./void-farm-lineage.db.")]
 
 db_app = typer.Typer(
@@ -84,9 +85,10 @@ def lineage_command(
       void-farm lineage /show/cleanup/sh010/sh010.1003.exr --json
     """
     from void_core.lineage import LineageError, as_json, open_store
+    from void_core.lineage.db import resolve_url
 
     with handled_errors():
-        with open_store(db, create=False) as store:
+        with open_store(resolve_url(db, beside=shot_or_file), create=False) as store:
             traces = store.trace(shot_or_file)
             if not traces:
                 raise LineageError(

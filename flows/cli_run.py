@@ -1,8 +1,9 @@
 """`void-farm run CUTLIST`: the orchestrated run, from the command line.
 
-Everything that can be checked cheaply is checked before Prefect and Ray start (the cut list
-parses, the output folder is usable, the lineage database answers, the engine names exist), so a
-typo costs a second, not the half minute of bringing up the Prefect API and a Ray cluster.
+Everything that can be checked cheaply is checked before Prefect and Ray start
+(`void_core.preflight`: the cut list parses, the engines and their settings exist, the Ray
+address is well formed, the lineage database answers), so a typo costs a second, not the half
+minute of bringing up the Prefect API and a Ray cluster. The flow runs the same checks again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import typer
 from rich.table import Table
 
 from flows._cli_common import handled_errors, stderr, stdout
+from void_core.preflight import choose_engines, preflight
 
 # Prefect reads these at import: set them before anything imports it.
 PREFECT_DEFAULTS = {
@@ -74,64 +76,18 @@ def run_command(
     Exit status 0 only when every shot succeeded. Rerunning skips what lineage shows done.
     """
     with handled_errors():
-        settings = engine_settings_from(config, engine, masker, analyzer, model_dir, refiner)
-        db_url = _preflight(cutlist, out, media_root, rate, db, engine, masker, analyzer, settings)
-        summary = execute(cutlist, out, media_root=media_root, engine=engine, masker=masker,
-                          analyzer=analyzer, db=db_url, force=force, rate=rate, resident=resident,
-                          ray_address=ray_address, ray_cpus=ray_cpus, **settings)
+        choice = choose_engines(config, engine, masker, analyzer, model_dir, refiner)
+        checked = preflight(cutlist, out, choice, media_root=media_root, rate=rate, db=db,
+                            ray_address=ray_address)
+        summary = execute(cutlist, out, media_root=media_root, db=checked.lineage_url,
+                          force=force, rate=rate, resident=resident, ray_address=ray_address,
+                          ray_cpus=ray_cpus, **choice.as_parameters())
         if json_output:
             stdout.print_json(json.dumps(summary))
         else:
             print_summary(summary)
         if summary["failed"]:
             raise typer.Exit(1)
-
-
-def engine_settings_from(config: Path | None, engine: str, masker: str, analyzer: str,
-                         model_dir: Path | None, refiner: str = "flow") -> dict:
-    """The chosen engines' settings: the config file's sections, then --model-dir. A refiner
-    that runs inside the engine (void-pass2) becomes an engine setting; `refiner` in the result
-    is what the shot pipeline runs on the fills."""
-    from void_core.config import load_engine_config
-    from void_core.errors import InputError
-    from void_core.refine import ENGINE_REFINERS
-
-    loaded = load_engine_config(config)
-    engine_settings = loaded.settings("inpaint", engine)
-    if model_dir is not None and engine != "void":
-        raise InputError(model_dir, "--model-dir is only used by --engine void")
-    if model_dir is not None:
-        engine_settings["model_dir"] = str(model_dir.resolve())
-    if refiner in ENGINE_REFINERS:
-        if engine != ENGINE_REFINERS[refiner]:
-            raise InputError(None, f"--refiner {refiner} runs inside the {ENGINE_REFINERS[refiner]} "
-                             f"engine, not {engine}", f"add --engine {ENGINE_REFINERS[refiner]}")
-        engine_settings["pass2"] = loaded.settings("refine", refiner)
-        refiner = "none"
-    return {"refiner": refiner, "engine_settings": engine_settings,
-            "masker_settings": loaded.settings("masking", masker),
-            "analyzer_settings": loaded.settings("analysis", analyzer)}
-
-
-def _preflight(cutlist: Path, out: Path, media_root: Path | None, rate: str | None, db: str | None,
-               engine: str, masker: str, analyzer: str, settings: dict) -> str:
-    """Validate everything cheap; return the lineage URL the run will use."""
-    from void_core.cutlist import exact_rate, read_cutlist
-    from void_core.inpaint import create_inpainter
-    from void_core.lineage import ENV_VAR, open_store
-    from void_core.mask_from_click import create_analyzer
-    from void_core.masking import create_segmenter
-    from void_core.refine import create_refiner
-
-    read_cutlist(cutlist, media_root=media_root, rate=exact_rate(rate) if rate else None)
-    create_inpainter(engine, **settings["engine_settings"])
-    create_refiner(settings["refiner"])
-    create_segmenter(masker, **settings["masker_settings"])
-    create_analyzer(analyzer, **settings["analyzer_settings"])
-    out.mkdir(parents=True, exist_ok=True)
-    url = db or os.environ.get(ENV_VAR) or f"sqlite:///{(out / 'void-farm-lineage.db').resolve()}"
-    open_store(url).close()  # a wrong URL fails here, before any work
-    return url
 
 
 def execute(cutlist: Path, out: Path, *, ray_address: str | None = None,
@@ -153,7 +109,7 @@ def execute(cutlist: Path, out: Path, *, ray_address: str | None = None,
 
 
 def _summary_of(state, cutlist: Path, out: Path) -> dict:
-    from flows.cutlist_flow import SUMMARY_SUFFIX
+    from void_core import naming
     from void_core.cutlist import read_cutlist
     from void_core.errors import VoidFarmError
 
@@ -168,8 +124,7 @@ def _summary_of(state, cutlist: Path, out: Path) -> dict:
         error = None
     if isinstance(error, VoidFarmError):
         raise error
-    name = read_cutlist(cutlist).name
-    summary_file = out / f"{name}{SUMMARY_SUFFIX}"
+    summary_file = naming.summary_file(out, read_cutlist(cutlist).name)
     raise VoidFarmError(f"the run of {cutlist} ended {state.type.value.lower()}: "
                         f"{state.message or 'no summary'} (see the Prefect logs; "
                         f"no {summary_file} written)")

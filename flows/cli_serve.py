@@ -42,14 +42,16 @@ def serve_command(
     """Serve the nightly cleanup and start a run whenever a cut list lands in the drop folder."""
     from flows.cli_run import prepare_prefect_environment
     from void_core.errors import InputError
-    from void_core.lineage import ENV_VAR, open_store
+    from void_core.lineage import open_store
+    from void_core.preflight import check_ray_address, lineage_url
 
     with handled_errors():
         if not watch.is_dir():
             raise InputError(watch, "drop folder not found", "create it or point --watch at it")
         out.mkdir(parents=True, exist_ok=True)
-        url = db or os.environ.get(ENV_VAR) or f"sqlite:///{(out / 'void-farm-lineage.db').resolve()}"
+        url = lineage_url(out, db)
         open_store(url).close()
+        check_ray_address(ray_address)
         prepare_prefect_environment()
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
         _share_ray(ray_address, ray_cpus)

@@ -30,17 +30,22 @@ from prefect_ray.context import remote_options
 from flows.ray_runner import FarmRayTaskRunner
 from tasks.engine_host import HOST_OF, Placement, host_report, place_stages, start_host
 from tasks.shot_stages import RAY_MAX_RETRIES, STAGE_TASKS
-from void_core import stages
+from void_core.pipeline import stages
+from void_core import naming
 from void_core.errors import VoidFarmError
+from void_core.lineage import open_store
+from void_core.pipeline.record import run_record
+from void_core.preflight import EngineChoice, preflight
+from void_core.vocabulary import STAGE_ORDER, RunKind, RunStatus, StageStatus
 
-SUMMARY_SUFFIX = ".summary.json"
-CONFORMED_SUFFIX = ".conformed.otio"
+SUMMARY_SUFFIX = naming.SUMMARY_SUFFIX
+CONFORMED_SUFFIX = naming.CONFORMED_SUFFIX
 
 
 @dataclass
 class ShotOutcome:
     name: str
-    status: str  # "succeeded" or "failed"
+    status: RunStatus  # succeeded or failed
     frames: int = 0
     seconds: float = 0.0
     out_dir: str | None = None
@@ -77,16 +82,17 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                     analyzer_settings: dict | None = None):
     """Clean every shot of `cutlist`; EXRs, previews and a conformed OTIO go to `out`."""
     logger = get_run_logger()
-    cut = _read_cutlist(cutlist, media_root, rate)
-    settings = stages.RunSettings(
-        run_id="", cutlist=cut.name, out_root=Path(out).resolve(), db_url=db, engine=engine,
-        engine_settings=dict(engine_settings or {}), refiner=refiner, masker=masker,
-        masker_settings=dict(masker_settings or {}), analyzer=analyzer,
-        analyzer_settings=dict(analyzer_settings or {}), force=force)
-    # Resolved once here: a worker must not fall back to a database of its own.
-    settings = replace(settings, db_url=settings.lineage_url)
-    store = _open_store(settings)
-    run_id = store.start_run(cut.name, kind="cutlist", prefect_flow_run_id=flow_run.id,
+    choice = EngineChoice(engine, engine_settings, refiner, masker, masker_settings, analyzer,
+                          analyzer_settings)
+    # The same checks as `void-farm run`, for deployments that start the flow directly.
+    checked = preflight(cutlist, out, choice, media_root=media_root, rate=rate, db=db)
+    cut = checked.cutlist
+    # The lineage URL is resolved once here: a worker must not fall back to a database of its own.
+    settings = stages.RunSettings(run_id="", cutlist=cut.name, out_root=Path(out).resolve(),
+                                  db_url=checked.lineage_url, force=force,
+                                  **choice.as_parameters())
+    store = open_store(settings.lineage_url)
+    run_id = store.start_run(cut.name, kind=RunKind.CUTLIST, prefect_flow_run_id=flow_run.id,
                              settings=_run_record(cut, settings))
     settings = replace(settings, run_id=run_id)
     plans = [replace(plan, shot_id=store.start_shot(
@@ -116,8 +122,8 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     otio_path = _write_conformed(cut, settings, outcomes)
     summary = _summary(cut, settings, outcomes, otio_path, host_stats)
     _publish_artifacts(cut.name, outcomes, summary)
-    failed = [o for o in outcomes if o.status != "succeeded"]
-    store.finish_run(run_id, "failed" if failed else "succeeded",
+    failed = [o for o in outcomes if o.status != RunStatus.SUCCEEDED]
+    store.finish_run(run_id, RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
                      error=f"{len(failed)} of {len(outcomes)} shot(s) failed" if failed else None)
     store.close()
     if failed:
@@ -129,7 +135,7 @@ def _abandon(store, run_id: str, plans: list, err: BaseException) -> None:
     """Close the run's open rows: a shot still running when the run stops is cancelled."""
     from void_core.lineage.db import LineageError
 
-    status = "cancelled" if isinstance(err, KeyboardInterrupt) else "failed"
+    status = RunStatus.CANCELLED if isinstance(err, KeyboardInterrupt) else RunStatus.FAILED
     reason = f"run stopped: {type(err).__name__}" + (f": {err}" if str(err) else "")
     for plan in plans:
         try:
@@ -139,34 +145,17 @@ def _abandon(store, run_id: str, plans: list, err: BaseException) -> None:
     store.finish_run(run_id, status, error=reason)
 
 
-def _read_cutlist(path: str, media_root: str | None, rate: str | None):
-    from void_core.cutlist import exact_rate, read_cutlist
-
-    return read_cutlist(path, media_root=media_root, rate=exact_rate(rate) if rate else None)
-
-
-def _open_store(settings: stages.RunSettings):
-    from void_core.lineage import open_store
-
-    settings.out_root.mkdir(parents=True, exist_ok=True)
-    return open_store(settings.lineage_url)
-
-
 def _run_record(cut, settings: stages.RunSettings) -> dict:
-    return {"cutlist": str(cut.path), "format": cut.format, "out": str(settings.out_root),
-            "engine": settings.engine, "engine_settings": settings.engine_settings,
-            "refiner": settings.refiner, "masker": settings.masker,
-            "masker_settings": settings.masker_settings, "analyzer": settings.analyzer,
-            "analyzer_settings": settings.analyzer_settings, "force": settings.force}
+    return run_record(settings, cutlist=str(cut.path), format=cut.format)
 
 
-def _record_problem(store, run_id: str, index: int, problem: str) -> ShotOutcome:
+def _record_problem(store, run_id: str, index: int, problem) -> ShotOutcome:
     """An event the cut list could not turn into a shot: a failed shot row with the reason."""
-    match = re.search(r"\(event (\d+)", problem)
-    name = f"event-{match.group(1)}" if match else f"problem-{index + 1}"
+    name = f"event-{problem.event}" if problem.event is not None else f"problem-{index + 1}"
     shot_id = store.start_shot(run_id, name)
-    store.finish_shot(shot_id, "failed", error=problem)
-    return ShotOutcome(name=name, status="failed", failed_stage="cutlist", error=problem)
+    store.finish_shot(shot_id, RunStatus.FAILED, error=str(problem))
+    return ShotOutcome(name=name, status=RunStatus.FAILED, failed_stage="cutlist",
+                       error=str(problem))
 
 
 class _ShotChain:
@@ -177,12 +166,12 @@ class _ShotChain:
 
     def __init__(self, settings: stages.RunSettings, plan: stages.ShotPlan, placement: Placement):
         self.settings, self.plan, self.placement = settings, plan, placement
-        self.outcome = ShotOutcome(name=plan.name, status="succeeded")
+        self.outcome = ShotOutcome(name=plan.name, status=RunStatus.SUCCEEDED)
         self.index, self.future, self.state = 0, None, None
 
     @property
     def stage(self) -> str:
-        return stages.STAGE_ORDER[self.index]
+        return STAGE_ORDER[self.index]
 
     def submit(self):
         """Submit the current stage; returns its future."""
@@ -206,18 +195,18 @@ class _ShotChain:
         final = self.future.state
         stage = self.stage
         if not final.is_completed():
-            self.outcome.status, self.outcome.failed_stage = "failed", stage
+            self.outcome.status, self.outcome.failed_stage = RunStatus.FAILED, stage
             self.outcome.error = _error_text(final)
-            self.outcome.stages[stage] = "failed"
-            for later in stages.STAGE_ORDER[self.index + 1:]:
-                self.outcome.stages[later] = "not run"
+            self.outcome.stages[stage] = StageStatus.FAILED
+            for later in STAGE_ORDER[self.index + 1:]:
+                self.outcome.stages[later] = StageStatus.NOT_RUN
             self._finish_outcome()
             return False
         self.state = self.future.result()
         report = self.state.report(stage)
-        self.outcome.stages[stage] = report.status if report else "done"
+        self.outcome.stages[stage] = report.status
         self.index += 1
-        if self.index == len(stages.STAGE_ORDER):
+        if self.index == len(STAGE_ORDER):
             self._finish_outcome()
             return False
         return True
@@ -293,11 +282,11 @@ def _write_conformed(cut, settings: stages.RunSettings, outcomes: list[ShotOutco
 
     plates = {}
     for outcome in outcomes:
-        if outcome.status != "succeeded" or not outcome.out_dir:
+        if outcome.status != RunStatus.SUCCEEDED or not outcome.out_dir:
             continue
         spec = next(s for s in cut.shots if s.name == outcome.name)
         plates[outcome.name] = CleanPlate.for_shot(spec, Path(outcome.out_dir))
-    path = settings.out_root / f"{cut.name}{CONFORMED_SUFFIX}"
+    path = naming.conformed_file(settings.out_root, cut.name)
     return write_conformed_otio(cut, plates, path, run_id=settings.run_id)
 
 
@@ -307,13 +296,13 @@ def _summary(cut, settings: stages.RunSettings, outcomes: list[ShotOutcome],
         "cutlist": str(cut.path), "name": cut.name, "run_id": settings.run_id,
         "out": str(settings.out_root), "lineage": _masked_url(settings.lineage_url),
         "conformed_otio": str(otio_path) if otio_path else None,
-        "succeeded": sum(o.status == "succeeded" for o in outcomes),
-        "failed": sum(o.status != "succeeded" for o in outcomes),
+        "succeeded": sum(o.status == RunStatus.SUCCEEDED for o in outcomes),
+        "failed": sum(o.status != RunStatus.SUCCEEDED for o in outcomes),
         "shots": [o.__dict__ for o in outcomes],
     }
     if host_stats is not None:
         summary["engine_hosts"] = host_stats
-    path = settings.out_root / f"{cut.name}{SUMMARY_SUFFIX}"
+    path = naming.summary_file(settings.out_root, cut.name)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(summary, indent=2))
     os.replace(temporary, path)
@@ -344,7 +333,8 @@ def _qc_markdown(cut_name: str, outcomes: list[ShotOutcome], summary: dict) -> s
     for o in outcomes:
         preview = f"[mp4]({Path(o.preview).as_uri()})" if o.preview else ""
         sheet = f"[png]({Path(o.contact_sheet).as_uri()})" if o.contact_sheet else ""
-        notes = "; ".join(o.notes) if o.status == "succeeded" else f"{o.failed_stage}: {o.error}"
+        notes = "; ".join(o.notes) if o.status == RunStatus.SUCCEEDED else \
+            f"{o.failed_stage}: {o.error}"
         lines.append(f"| {o.name} | {o.status} | {o.frames} | {preview} | {sheet} | "
                      f"{notes.replace('|', '/')} |")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import ray
 from prefect_ray import RayTaskRunner
 
 from void_core.errors import VoidFarmError
+from void_core.preflight import check_ray_address
 
 NAMESPACE = "void-farm"
 CONNECT_TIMEOUT_SECONDS = 3.0
@@ -49,15 +50,10 @@ def connect_ray(address: str | None = None, *, num_cpus: int | None = None) -> d
 
 
 def _check_reachable(address: str) -> None:
-    if address in ("auto", "local"):
-        if address == "local":
-            raise RayUnreachable("--ray-address local is not an address: leave it out to start a "
-                                 "local Ray")
-        return  # "auto": ray.init itself raises when no cluster is found
+    if check_ray_address(address) == "auto":
+        return  # ray.init itself raises when no cluster is found
     parsed = urlsplit(address if "://" in address else f"ray://{address}")
     host, port = parsed.hostname, parsed.port
-    if not host or not port:
-        raise RayUnreachable(f"Ray address {address!r} is not HOST:PORT or ray://HOST:PORT")
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_SECONDS):
             pass

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import ray
 
-from void_core import stages
-from void_core.inpaint import create_inpainter
-from void_core.masking import create_segmenter
+from void_core import engines
+from void_core.pipeline import stages
+from void_core.vocabulary import EngineKind
 
 NAMESPACE = "void-farm"
 RESIDENT_STAGES = ("masking", "inpaint")
@@ -24,11 +24,17 @@ RESIDENT_STAGES = ("masking", "inpaint")
 HOST_OF = {"masking": "masking", "analysis": "masking", "inpaint": "inpaint"}
 
 
-def create_engine(stage: str, run_settings: stages.RunSettings):
+KIND_OF = {"masking": EngineKind.MASKING, "inpaint": EngineKind.INPAINT}
+
+
+def stage_engine(stage: str, run_settings: stages.RunSettings):
+    """This process's instance of the engine that does `stage` (built once, then reused)."""
     if stage == "inpaint":
-        return create_inpainter(run_settings.engine, **run_settings.engine_settings)
+        return engines.shared_engine(EngineKind.INPAINT, run_settings.engine,
+                                     run_settings.engine_settings)
     if stage == "masking":
-        return create_segmenter(run_settings.masker, **run_settings.masker_settings)
+        return engines.shared_engine(EngineKind.MASKING, run_settings.masker,
+                                     run_settings.masker_settings)
     raise ValueError(f"no resident engines for stage {stage!r}")
 
 
@@ -37,7 +43,7 @@ class EngineHost:
 
     def __init__(self, stage: str, run_settings: stages.RunSettings):
         self.stage = stage
-        self.engine = create_engine(stage, run_settings)
+        self.engine = stage_engine(stage, run_settings)
         self.shots_served = 0
 
     def run(self, stage: str, run_settings: stages.RunSettings, state: stages.ShotState,
@@ -56,7 +62,7 @@ class EngineHost:
 
     def stats(self) -> dict:
         return {"engine": self.engine.name, "shots_served": self.shots_served,
-                "model_loads": getattr(self.engine, "load_count", 1)}
+                "model_loads": engines.model_loads(KIND_OF[self.stage], self.engine)}
 
 
 def host_name(run_settings: stages.RunSettings, stage: str) -> str:
@@ -68,15 +74,12 @@ def host_name(run_settings: stages.RunSettings, stage: str) -> str:
 
 def engine_resources(stage: str, run_settings: stages.RunSettings) -> dict:
     """What the stage's engine asks Ray for: `resources()` if it declares them, else one CPU."""
-    declared = getattr(create_engine(stage, run_settings), "resources", None)
-    return dict(declared()) if callable(declared) else {"num_cpus": 1}
+    return engines.resources(KIND_OF[stage], stage_engine(stage, run_settings))
 
 
 def segments_objects(run_settings: stages.RunSettings) -> bool:
     """Whether the run's masker also segments the analysis' affected objects."""
-    from void_core.analysis.object_masks import can_segment_objects
-
-    return can_segment_objects(create_engine("masking", run_settings))
+    return engines.segments_objects(EngineKind.MASKING, run_settings.masker)
 
 
 def is_resident(stage: str, run_settings: stages.RunSettings, resident: bool | None,

@@ -1,4 +1,4 @@
-"""The shot stages as Prefect tasks: thin wrappers over `void_core.stages`.
+"""The shot stages as Prefect tasks: thin wrappers over `void_core.pipeline.stages`.
 
 Retries have one owner per kind of failure:
 - Ray owns lost workers (a killed process, an OOM kill, a node gone): the flow submits every
@@ -18,7 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
-from void_core import stages
+from void_core.pipeline import stages
 from void_core.errors import VoidFarmError
 
 APP_RETRIES = 1

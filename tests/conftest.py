@@ -115,3 +115,25 @@ def moving_disc_shot(folder: Path, width=96, height=64, frames=10, *, mask_name=
 @pytest.fixture
 def disc_shot(tmp_path) -> Path:
     return moving_disc_shot(tmp_path / "sh010")
+
+
+def quadmask_from_clicks(plate: Path, prompts, out_root: Path, *, name: str = "work",
+                         masker: str = "classical", analyzer: str = "heuristic",
+                         masker_settings: dict | None = None,
+                         analyzer_settings: dict | None = None, instruction: str = ""):
+    """Clicks -> quadmask through the pipeline's own ingest, masking and analysis stages; the
+    files land in OUT/.void-work/<name>/. Returns the shot's state."""
+    from void_core.media.plate import open_plate
+    from void_core.pipeline import RunSettings, ShotPlan, run_shot
+    from void_core.vocabulary import Stage
+
+    info = open_plate(plate).info
+    plan = ShotPlan(name=name, event=1, media=Path(plate), media_problem=None, first_frame=0,
+                    frame_count=info.frame_count, rate=info.rate,
+                    prompt=[prompt.to_json() for prompt in prompts], instruction=instruction,
+                    clicks_win=True)
+    settings = RunSettings(run_id="test", cutlist="clicks", out_root=out_root, masker=masker,
+                           masker_settings=masker_settings or {}, analyzer=analyzer,
+                           analyzer_settings=analyzer_settings or {},
+                           stages=(Stage.INGEST, Stage.MASKING, Stage.ANALYSIS))
+    return run_shot(settings, plan)

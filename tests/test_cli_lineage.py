@@ -132,3 +132,28 @@ def test_an_unreachable_database_masks_the_password(app):
         assert result.stderr.strip() == (
             "error: cannot connect to lineage database postgresql+psycopg://farm:***@127.0.0.1:1/"
             "lineage: connection refused (check --db / VOID_FARM_DB)")
+
+
+def test_lineage_of_an_output_file_finds_the_runs_database_beside_it(app, tmp_path, monkeypatch):
+    """No --db and no $VOID_FARM_DB: OUT/sh010/sh010.1001.exr is traced in OUT/void-farm-lineage.db,
+    from any working directory."""
+    monkeypatch.delenv("VOID_FARM_DB", raising=False)
+    out = tmp_path / "out"
+    frame = out / "sh010" / "sh010.1001.exr"
+    frame.parent.mkdir(parents=True)
+    frame.write_bytes(b"exr")
+    with open_store(f"sqlite:///{out / 'void-farm-lineage.db'}") as store:
+        run_id = store.start_run("sh010", kind="shot")
+        shot_id = store.start_shot(run_id, "sh010")
+        stage_id = store.start_stage(shot_id, "inpaint", identity="i1", engine="classical")
+        store.record_artifact(stage_id, "exr_sequence", str(out / "sh010" / "sh010.####.exr"),
+                              frame_first=1001, frame_last=1001)
+        store.finish_stage(stage_id)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = runner.invoke(app, ["lineage", str(frame), "--json"])
+    assert result.exit_code == 0, result.output
+    [trace] = json.loads(result.stdout)
+    assert trace["shot"]["name"] == "sh010"
+    assert not (elsewhere / "void-farm-lineage.db").exists()

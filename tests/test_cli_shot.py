@@ -128,3 +128,49 @@ def test_no_quadmask_and_no_click_says_what_to_give(tmp_path):
     result = runner.invoke(app, ["shot", str(folder), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "no quadmask and no click" in result.stderr and "--point X,Y[@FRAME]" in result.stderr
+
+
+def test_a_click_gives_the_engine_the_analysis_scene_description(tmp_path):
+    """`shot --point` runs the same analysis stage as `run`: with no bg in prompt.json, the
+    analysis' description of the scene after removal becomes the inpainting prompt."""
+    from void_core.media.exr import read_exr_frame
+
+    folder = _clicked_scene(tmp_path)
+    click = json.loads((folder / "points.json").read_text())
+    (folder / "points.json").unlink()
+    (folder / "prompt.json").unlink(missing_ok=True)  # no bg given: the analysis supplies one
+    x, y = click["points"][0]
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["shot", str(folder), "--out", str(out),
+                                 "--point", f"{x},{y}@{click['frame']}"])
+    assert result.exit_code == 0, result.output
+    analysis = json.loads((out / ".void-work" / "sh030" / "vlm_analysis.json").read_text())
+    assert analysis["scene_description"]
+    header = read_exr_frame(out / "sh030" / "sh030.1001.exr").header
+    assert header["void/prompt_bg"] == analysis["scene_description"]
+    assert not (out / "qc").exists()  # `shot` writes no QC previews, as before
+
+
+def _shot_with_config(shot_dir, tmp_path, text: str):
+    """`void-farm shot` with a void-farm.toml holding `text`: (result, the config path)."""
+    config = tmp_path / "void-farm.toml"
+    config.write_text(text)
+    return runner.invoke(app, ["shot", str(shot_dir), "--out", str(tmp_path / "out"),
+                               "--config", str(config)]), config
+
+
+def test_an_unknown_key_in_the_config_file_is_one_line_naming_the_closest(disc_shot, tmp_path):
+    result, config = _shot_with_config(disc_shot, tmp_path,
+                                       "[inpaint.classical]\nobservatons = 8\n")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1
+    assert "unknown setting 'observatons'" in errors[0] and "'observations'" in errors[0]
+    assert str(config) in errors[0] and "[inpaint.classical]" in errors[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_engine_section_names_the_closest_engine(disc_shot, tmp_path):
+    result, _ = _shot_with_config(disc_shot, tmp_path, "[masking.sam]\ncheckpoint = 'x.pt'\n")
+    assert result.exit_code == 1
+    assert "did you mean [masking.sam2]?" in result.stderr

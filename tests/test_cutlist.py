@@ -169,8 +169,9 @@ def test_25_fps_edl_read_at_24_names_the_line_and_suggests_the_rate():
     cut = read_cutlist(EDL / "fps25.edl")
     assert [s.name for s in cut.shots] == ["sh010"]
     assert len(cut.problems) == 1
-    assert cut.problems[0].startswith("line 5 (event 2): timecode 10:05:00:24 has frame 24")
-    assert "--rate 25" in cut.problems[0]
+    assert str(cut.problems[0]).startswith("line 5 (event 2): timecode 10:05:00:24 has frame 24")
+    assert (cut.problems[0].event, cut.problems[0].line) == (2, 5)  # structured, not parsed back
+    assert "--rate 25" in cut.problems[0].reason
 
 
 @pytest.mark.parametrize("rate", ["23.976", "23.98", "24000/1001", 23.976, Fraction(24000, 1001)])
@@ -223,7 +224,7 @@ def test_drop_frame_timecode_at_an_integer_rate_is_a_clear_error(tmp_path):
 def test_bad_event_lines_are_skipped_and_named():
     cut = read_cutlist(EDL / "bad_event.edl")
     assert [s.name for s in cut.shots] == ["sh010", "sh040"]
-    assert cut.problems == [
+    assert [str(p) for p in cut.problems] == [
         "line 4 (event 2): expected 8 fields (or 9 with a transition), found 7: "
         "'002  R2       V     C        01:00:00:00 01:00:01:00 01:00:01:00'; event skipped",
         "line 6 (event 3): expected 8 fields (or 9 with a transition), found 10: "
@@ -468,7 +469,7 @@ def test_otio_fixture_markers_metadata_and_problems():
     assert crew.instructions == ("the crew member",) and crew.prompt is None  # bad box dropped
     assert crew.source_start_frame == 1009 and tc(crew.record_range) == "01:00:02:00"
     assert hold.speed_effect and hold.speed_description == "freeze frame"
-    assert cut.problems == [
+    assert [str(p) for p in cut.problems] == [
         "event 2 (sh120 plate/v002): clip metadata: void.box must have x0 < x1 and y0 < y1, "
         "got [10, 20, 5, 40]",
         "event 3 (sh130_hold): marker 'VOID:': 'VOID:' with no instruction after it",
@@ -528,7 +529,7 @@ def test_otio_built_timeline(tmp_path):
     assert first.instructions == ("the lamp post",)
     assert first.prompt == {"frame": 6, "points": [[10, 20]], "labels": [1]}
     assert "event 1 (sh010): marker 'more clicks': a second prompt (points/box) is ignored; " \
-           "the first one wins" in cut.problems
+           "the first one wins" in [str(p) for p in cut.problems]
     # the track marker at 40 falls in the second clip (36..60); the timeline marker at 64 in the third
     assert shots["sh010_2"].instructions == ("remove the wire",)
     assert shots["sh010_2"].warnings == ("in a transition: 4 more source frames after the cut out",)
@@ -559,7 +560,7 @@ def test_bad_void_metadata_type_is_a_problem_not_a_crash(tmp_path):
     otio.adapters.write_to_file(timeline, str(tmp_path / "t.otio"))
     cut = read_cutlist(tmp_path / "t.otio")
     assert [s.name for s in cut.shots] == ["a"] and cut.shots[0].instructions == ()
-    assert cut.problems == ["event 1 (a): clip metadata: 'void' metadata must be a dict, "
+    assert [str(p) for p in cut.problems] == ["event 1 (a): clip metadata: 'void' metadata must be a dict, "
                             "got 'remove the car'"]
 
 

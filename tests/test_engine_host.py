@@ -7,7 +7,7 @@ import pytest
 from tasks.engine_host import (
     forwarding_resources, host_name, host_resources, is_resident,
 )
-from void_core import stages
+from void_core.pipeline import stages
 
 
 def settings(tmp_path, **changes) -> stages.RunSettings:
@@ -56,10 +56,10 @@ def test_host_names_differ_per_stage_run_and_engine_settings(tmp_path):
 
 
 def test_stages_without_resident_engines_are_refused(tmp_path):
-    from tasks.engine_host import create_engine
+    from tasks.engine_host import stage_engine
 
     with pytest.raises(ValueError, match="analysis"):
-        create_engine("analysis", settings(tmp_path))
+        stage_engine("analysis", settings(tmp_path))
 
 
 def test_a_run_places_its_stages_once(tmp_path):

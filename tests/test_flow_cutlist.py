@@ -117,6 +117,65 @@ def test_a_cut_list_runs_end_to_end_and_a_rerun_rewrites_nothing(ray_local, scen
     assert len(skipped) == 3 * 4
 
 
+def lineage_shape(out: Path) -> list[tuple]:
+    """Per stage run, in order: (shot, stage, status, engine, artifact kinds and file names)."""
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT shot.name, stage_run.stage, stage_run.status, stage_run.engine, "
+            "stage_run.engine_version, stage_run.id FROM stage_run "
+            "JOIN shot ON shot.id = stage_run.shot_id ORDER BY stage_run.started")).all()
+        shape = []
+        for name, stage, status, engine_name, version, stage_id in rows:
+            files = connection.execute(sa.text(
+                "SELECT kind, path_pattern, frame_first, frame_last FROM artifact "
+                "WHERE stage_run_id = :id ORDER BY kind"), {"id": stage_id}).all()
+            shape.append((name, stage, status, engine_name, version,
+                          tuple((kind, Path(path).name, first, last)
+                                for kind, path, first, last in files)))
+    engine.dispose()
+    return shape
+
+
+@pytest.mark.slow
+def test_shot_and_run_are_one_pipeline(ray_local, scenes, tmp_path):
+    """`void-farm shot` on a shot folder and `void-farm run` on a cut list holding that shot
+    write the same pixels and the same lineage (run adds its QC stage)."""
+    from flows.cli import app
+    from void_core.media.exr import read_exr_frame
+
+    scene = scenes[0]
+    cutlist = write_synthetic_cutlist([scene], tmp_path / "one.otio")
+    marker = otio.adapters.read_from_file(str(cutlist)).find_clips()[0].markers[0]
+    clicked = marker.metadata["void"]
+    folder = tmp_path / "sh010"
+    folder.mkdir()
+    (folder / "input_video.mp4").symlink_to(scene.video)
+    (folder / "prompt.json").write_text(json.dumps({"bg": str(clicked["bg"])}))
+    (folder / "points.json").write_text(json.dumps(
+        {"frame": int(clicked["frame"]), "points": [[float(v) for v in point]
+                                                    for point in clicked["points"]],
+         "labels": [int(label) for label in clicked["labels"]]}))
+
+    ran = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(tmp_path / "run")])
+    assert ran.exit_code == 0, ran.output
+    shot = CliRunner().invoke(app, ["shot", str(folder), "--out", str(tmp_path / "shot")])
+    assert shot.exit_code == 0, shot.output
+
+    by_run = sorted((tmp_path / "run" / "sh010").glob("*.exr"))
+    by_shot = sorted((tmp_path / "shot" / "sh010").glob("*.exr"))
+    assert [p.name for p in by_run] == [p.name for p in by_shot] and len(by_run) == FRAMES
+    for a, b in zip(by_run, by_shot):
+        ours, theirs = read_exr_frame(a), read_exr_frame(b)
+        assert ours.rgb.tobytes() == theirs.rgb.tobytes(), a.name
+        assert {k: v.tobytes() for k, v in ours.masks.items()} == \
+            {k: v.tobytes() for k, v in theirs.masks.items()}
+        assert ours.header["void/prompt_bg"] == theirs.header["void/prompt_bg"] == clicked["bg"]
+    run_shape = lineage_shape(tmp_path / "run")
+    assert [row[1] for row in run_shape] == ["masking", "analysis", "inpaint", "qc"]
+    assert lineage_shape(tmp_path / "shot") == run_shape[:-1]
+
+
 @pytest.mark.slow
 def test_a_failing_shot_does_not_stop_the_others(ray_local, scenes, tmp_path):
     from flows.cli import app
@@ -301,7 +360,7 @@ def test_the_model_engines_run_resident_from_a_config_file(ray_local, scenes, tm
 
     from flows.cli import app
     from void_core.inpaint.void.tiny import make_tiny_model_dir
-    from void_core.mask_from_click import AFFECTED_MASKS
+    from void_core.naming import AFFECTED_MASKS
 
     sam2_config = tiny_config()
     OmegaConf.save(sam2_config, tmp_path / "sam2-tiny.yaml")

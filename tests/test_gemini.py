@@ -24,7 +24,8 @@ from void_core.analysis.gemini import DEFAULT_MODEL
 from void_core.analysis.gemini_schema import ReplyAnalysis, fit_to_shot
 from void_core.analysis.masks import cell_edges, grid_cells
 from void_core.errors import AnalysisError, EngineNotFoundError, MaskError
-from void_core.mask_from_click import create_analyzer, make_quadmask
+from conftest import quadmask_from_clicks
+from void_core.engines import create_engine
 from void_core.masking import read_points_json
 from void_core.media.encode import write_mask_video
 from void_core.media.masks import QuadmaskReader
@@ -391,18 +392,18 @@ def test_grey_mask_covers_trajectory_start_and_where_it_should_have_stayed():
 
 # --- end to end: click -> black mask -> Gemini -> quadmask ---------------------------------------
 
-def test_make_quadmask_with_gemini_paints_what_the_server_said(fake, scene, env, tmp_path):
-    assert create_analyzer("gemini", model="gemini-2.5-flash").settings()["model"] == \
+def test_click_to_quadmask_with_gemini_paints_what_the_server_said(fake, scene, env, tmp_path):
+    assert create_engine("analysis", "gemini", model="gemini-2.5-flash").settings()["model"] == \
         "gemini-2.5-flash"
     with pytest.raises(EngineNotFoundError, match="gemini, heuristic"):
-        create_analyzer("gpt")
+        create_engine("analysis", "gpt")
     env.setenv("GOOGLE_GEMINI_BASE_URL", fake.base_url)  # how a farm points at a proxy
     prompts = read_points_json(scene.folder / "points.json")
-    product = make_quadmask(scene.video, prompts, tmp_path / "work", instruction="remove the ball",
-                            analyzer="gemini")
-    assert product.analyzer == "gemini" and len(fake.generate_requests()) == 1
+    state = quadmask_from_clicks(scene.video, prompts, tmp_path, instruction="remove the ball",
+                                 analyzer="gemini")
+    assert state.report("analysis").engine == "gemini" and len(fake.generate_requests()) == 1
 
-    quad = np.stack(list(QuadmaskReader(product.quadmask).frames()))
+    quad = np.stack(list(QuadmaskReader(state.quadmask).frames()))
     assert quad.shape == (FRAMES, H, W)
     ys, xs = cell_edges(W, H)
 
@@ -418,6 +419,6 @@ def test_make_quadmask_with_gemini_paints_what_the_server_said(fake, scene, env,
     assert (quad == quadmask.PRIMARY).any()  # the clicked object
     said = {(2, 9), (2, 11), (7, 0), (7, 1)}  # frame 7: box start, box now, reflection
     assert set(grid_cells(quad[7] == quadmask.AFFECTED)) <= said
-    saved = json.loads(product.analysis.read_text())
+    saved = json.loads(state.analysis.read_text())
     assert saved["scene_description"] == ANSWER["scene_description"]
     assert saved["affected_objects"][0]["trajectory_path"][1]["grid_col"] == 13

@@ -502,3 +502,21 @@ def test_a_stage_attempt_left_running_by_a_dead_worker_is_closed_as_failed(db_ur
             store.finish_stage(lost)
         store.finish_stage(other)  # other stages were left alone
         assert store.find_completed_stage("sha256:x").id == retry
+
+
+def test_the_vocabulary_enums_are_stored_as_their_strings(store):
+    """The pipeline passes `Stage`/`StageStatus`/`RunStatus` members; rows hold the same strings
+    a plain-string caller writes (on PostgreSQL too, where the driver adapts values by type)."""
+    from void_core.vocabulary import RunKind, RunStatus, Stage, StageStatus
+
+    run_id = store.start_run("reel1", kind=RunKind.CUTLIST)
+    shot_id = store.start_shot(run_id, "sh010")
+    stage_id = store.start_stage(shot_id, Stage.INPAINT, identity="enum-id", engine="classical")
+    store.finish_stage(stage_id, StageStatus.SUCCEEDED)
+    store.finish_shot(shot_id, RunStatus.SUCCEEDED)
+    store.finish_run(run_id, RunStatus.SUCCEEDED)
+    found = store.find_completed_stage("enum-id")
+    assert (found.stage, found.status) == ("inpaint", "succeeded")
+    assert type(found.stage) is str and type(found.status) is str
+    [trace] = store.trace("sh010")
+    assert (trace.run.kind, trace.run.status, trace.shot.status) == ("cutlist", "succeeded", "succeeded")

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from void_core.errors import EngineNotFoundError, InputError
-from void_core.masking import (ClickPrompt, create_segmenter, parse_box_option,
+from void_core.engines import create_engine
+from void_core.masking import (ClickPrompt, parse_box_option,
                                parse_point_option, read_points_json, validate_prompts)
 from void_core.masking.classical import ClassicalSegmenter
 from void_core.media.encode import write_video
@@ -182,7 +183,7 @@ def test_mask_video_matches_the_plate(tmp_path):
     info, truth = _scene(tmp_path, camera="static", shadow=False)
     out = tmp_path / "black_mask.mp4"
     progress = []
-    result = create_segmenter("classical").segment(
+    result = create_engine("masking", "classical").segment(
         open_plate(info.video), read_points_json(info.out_dir / "points.json"), out,
         on_progress=lambda done, total: progress.append((done, total)))
     reader = QuadmaskReader(out)
@@ -297,10 +298,10 @@ def test_plate_wider_than_the_analysis_is_written_at_full_size(tmp_path):
 
 
 def test_engine_identity_and_prompt_shape():
-    segmenter = create_segmenter("classical")
+    segmenter = create_engine("masking", "classical")
     assert segmenter.name == "classical" and segmenter.version
     assert json.loads(json.dumps(segmenter.settings())) == segmenter.settings()
     with pytest.raises(EngineNotFoundError, match="classical"):
-        create_segmenter("sam3")
+        create_engine("masking", "sam3")
     with pytest.raises(ValueError, match="2 points but 1 labels"):
         ClickPrompt(0, ((1, 2), (3, 4)), (1,))

@@ -1,7 +1,7 @@
 """Affected objects segmented from the analysis' localisations (VOID's stage 3 with SAM 2).
 
 The quadmask rule is checked on hand-made object mask videos (exact cells and pixels); the
-segmentation and its wiring into `make_quadmask` and the analysis stage run the real `sam2`
+segmentation and its wiring into the masking and analysis stages run the real `sam2`
 engine on the tiny random-weight SAM 2 of `test_sam2.py` (plumbing, not mask quality) with the
 heuristic analyzer or the local fake Gemini server (an analysis with a known localisation).
 """
@@ -17,19 +17,21 @@ from omegaconf import OmegaConf
 
 from fake_gemini import FakeGemini
 from test_sam2 import save_checkpoint, tiny_config
-from void_core import quadmask, stages
+from void_core import quadmask
+from void_core.pipeline import stages
 from void_core.analysis import AffectedObject, Analysis, RegionTrack, read_analysis, write_quadmask
 from void_core.analysis.masks import grid_cells, object_region
-from void_core.analysis.object_masks import segment_affected_objects
+from void_core.analysis.object_masks import localization_prompts, segment_affected_objects
 from void_core.analysis.schema import GridCell, GridLocalization, GridSize, TrajectoryPoint
 from void_core.errors import MaskError
-from void_core.mask_from_click import AFFECTED_MASKS, make_quadmask
-from void_core.masking import ClickPrompt, create_segmenter
-from void_core.masking.sam2_engine import localization_prompts
+from conftest import quadmask_from_clicks
+from void_core.naming import AFFECTED_MASKS
+from void_core.engines import create_engine
+from void_core.masking import ClickPrompt
 from void_core.media.encode import write_mask_video
 from void_core.media.masks import QuadmaskReader
 from void_core.media.plate import open_plate
-from void_core.shot import file_digest
+from void_core.digests import file_digest
 from void_core.synth import SceneSpec, write_scene
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -218,7 +220,7 @@ def test_only_localised_objects_are_segmented_each_from_its_boxes(tiny, push_sce
     shadow = AffectedObject(noun="shadow", category="visual_artifact", grid_localizations=[
         GridLocalization(frame=2, grid_regions=cells((4, 4)))])
     analysis = Analysis(affected_objects=[reflection, pushed, late, shadow])
-    engine = create_segmenter("sam2", **tiny)
+    engine = create_engine("masking", "sam2", **tiny)
     asked = []
     segment_objects = engine.segment_objects
     monkeypatch.setattr(engine, "segment_objects", lambda plate, prompts, out_dir, **kw: (
@@ -246,7 +248,7 @@ def test_objects_localised_on_frame_0_and_later_segment_together_on_cpu(tiny, pu
     later = AffectedObject(noun="reflection", category="visual_artifact", first_appears_frame=3,
                            grid_localizations=[GridLocalization(frame=3,
                                                                 grid_regions=cells((7, 0)))])
-    engine = create_segmenter("sam2", **tiny)
+    engine = create_engine("masking", "sam2", **tiny)
     masks = segment_affected_objects(engine, open_plate(push_scene.video),
                                      Analysis(affected_objects=[early, later]), tmp_path)
     assert list(masks) == [0, 1]
@@ -257,10 +259,10 @@ def test_engines_without_object_segmentation_and_unlocalised_analyses_segment_no
         tiny, push_scene, tmp_path):
     localised = Analysis(affected_objects=[AffectedObject(
         noun="shadow", category="visual_artifact", grid_localizations=seen_at((4, 4)))])
-    classical = create_segmenter("classical")
+    classical = create_engine("masking", "classical")
     assert segment_affected_objects(classical, open_plate(push_scene.video), localised,
                                     tmp_path / "a") == {}
-    sam2 = create_segmenter("sam2", **tiny)
+    sam2 = create_engine("masking", "sam2", **tiny)
     unlocalised = Analysis(affected_objects=[AffectedObject(noun="box", category="physical")])
     assert segment_affected_objects(sam2, open_plate(push_scene.video), unlocalised,
                                     tmp_path / "b") == {}
@@ -268,23 +270,23 @@ def test_engines_without_object_segmentation_and_unlocalised_analyses_segment_no
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-# --- wired in: make_quadmask and the analysis stage ---------------------------------------------
+# --- wired in: the masking and analysis stages ---------------------------------------------
 
 def test_click_to_quadmask_with_sam2_and_the_heuristic_analyzer(tiny, push_scene, tmp_path):
-    product = make_quadmask(push_scene.video, click(push_scene), tmp_path / "work",
-                            segmenter="sam2", segmenter_settings=tiny, analyzer="heuristic")
+    state = quadmask_from_clicks(push_scene.video, click(push_scene), tmp_path, masker="sam2",
+                                 masker_settings=tiny, analyzer="heuristic")
 
-    quad = read_quad(product.quadmask)
+    quad = read_quad(state.quadmask)
     assert quad.shape == (10, H, W) and set(np.unique(quad).tolist()) <= QUAD
     assert not (quad[0] == quadmask.AFFECTED).any()
-    np.testing.assert_array_equal(quadmask.primary(quad), read_quad(product.black_mask) == 0)
-    analysis = read_analysis(product.analysis)
+    np.testing.assert_array_equal(quadmask.primary(quad), read_quad(state.black_mask) == 0)
+    analysis = read_analysis(state.analysis)
     localised = [n for n, obj in enumerate(analysis.affected_objects)
                  if localization_prompts(obj, W, H, 10)]
-    assert list(product.object_masks) == localised
-    assert all(path.parent == tmp_path / "work" / AFFECTED_MASKS and path.is_file()
-               for path in product.object_masks.values())
-    assert product.segmenter == "sam2" and product.analyzer == "heuristic"
+    written = sorted((state.quadmask.parent / AFFECTED_MASKS).glob("object_*.mp4"))
+    assert [p.name for p in written] == [f"object_{n}.mp4" for n in range(1, len(localised) + 1)]
+    assert state.report("masking").engine == "sam2"
+    assert state.report("analysis").engine == "heuristic"
 
 
 @pytest.fixture
@@ -318,14 +320,15 @@ def gemini(monkeypatch):
 
 def test_the_quadmask_draws_the_segmented_object_not_its_cells(tiny, push_scene, gemini,
                                                                tmp_path):
-    product = make_quadmask(push_scene.video, click(push_scene), tmp_path / "work",
-                            segmenter="sam2", segmenter_settings=tiny, analyzer="gemini",
-                            analyzer_settings=gemini)
+    state = quadmask_from_clicks(push_scene.video, click(push_scene), tmp_path, masker="sam2",
+                                 masker_settings=tiny, analyzer="gemini",
+                                 analyzer_settings=gemini)
 
-    assert list(product.object_masks) == [1]  # the reflection; the box has no localisation
-    quad = read_quad(product.quadmask)
-    reflection = read_quad(product.object_masks[1]) == 0
-    pushed, localised = read_analysis(product.analysis).affected_objects
+    # the reflection only; the box has no localisation
+    assert state.report("analysis").notes == ("sam2 segmented 1 affected object(s): reflection",)
+    quad = read_quad(state.quadmask)
+    reflection = read_quad(state.quadmask.parent / AFFECTED_MASKS / "object_1.mp4") == 0
+    pushed, localised = read_analysis(state.analysis).affected_objects
     differs = []
     for f in range(1, 10):
         found = set(grid_cells(quadmask.affected(quad[f])))
@@ -365,8 +368,8 @@ def test_the_analysis_stage_segments_with_a_sam2_masker_and_records_it(tiny, pus
     assert not np.array_equal(read_quad(work / "quadmask_0.mp4"), grid_quad)
 
     assert stages.analysis(with_sam2, state).report("analysis").status == "skipped"
-    engine = create_segmenter("sam2", **tiny)  # a resident instance is used as it is
-    resized = create_segmenter("sam2", **{**tiny, "max_resident_frames": 4})
+    engine = create_engine("masking", "sam2", **tiny)  # a resident instance is used as it is
+    resized = create_engine("masking", "sam2", **{**tiny, "max_resident_frames": 4})
     assert stages.analysis(with_sam2, state, segmenter=engine).report(
         "analysis").status == "skipped"
     assert stages.analysis(with_sam2, state, segmenter=resized).report(

@@ -196,7 +196,7 @@ def test_mask_overlay_tints_and_outlines():
 def test_preview_of_a_processed_shot_matches_the_plate_outside_the_mask(disc_shot, tmp_path):
     """Real EXRs from `process_shot`: converted back with the recorded transfer, untouched
     pixels show the plate again, and the removed disc is gone from the after panel."""
-    from void_core.shot import ShotRequest, process_shot, resolve_shot_folder
+    from void_core.pipeline import ShotRequest, process_shot, resolve_shot_folder
 
     request = ShotRequest(inputs=resolve_shot_folder(disc_shot), out_root=tmp_path / "out",
                           name="sh010")

@@ -5,7 +5,7 @@ import pytest
 
 from void_core.composite import Box
 from void_core.inpaint.base import Fill, Frame
-from void_core.refine import create_refiner
+from void_core.engines import create_engine
 from void_core.errors import EngineNotFoundError
 
 
@@ -27,7 +27,7 @@ def _fills(frames=8, seed=0):
 
 def test_flicker_in_unstable_pixels_is_reduced():
     base, unstable, fills = _fills()
-    refiner = create_refiner("flow")
+    refiner = create_engine("refine", "flow")
     refined = list(refiner.refine(iter(fills), lambda f: np.ones((48, 64), bool)))
     before = np.std([f.display[unstable] - base[unstable] for f in fills[1:]], axis=0).mean()
     after = np.std([f.display[unstable] - base[unstable] for f in refined[1:]], axis=0).mean()
@@ -36,7 +36,7 @@ def test_flicker_in_unstable_pixels_is_reduced():
 
 def test_stable_pixels_are_untouched():
     _, unstable, fills = _fills()
-    refined = list(create_refiner("flow").refine(iter(fills), lambda f: np.ones((48, 64), bool)))
+    refined = list(create_engine("refine", "flow").refine(iter(fills), lambda f: np.ones((48, 64), bool)))
     for original, out in zip(fills, refined, strict=True):
         np.testing.assert_array_equal(out.display[~unstable], original.display[~unstable])
 
@@ -44,11 +44,11 @@ def test_stable_pixels_are_untouched():
 def test_real_changes_are_kept():
     _, unstable, fills = _fills()
     jump = Fill(fills[5].frame, fills[5].box, fills[5].display + 0.3, unstable)
-    refined = list(create_refiner("flow").refine(iter(fills[:5] + [jump]), lambda f: None))
+    refined = list(create_engine("refine", "flow").refine(iter(fills[:5] + [jump]), lambda f: None))
     np.testing.assert_allclose(refined[-1].display[unstable], jump.display[unstable])
 
 
 def test_none_and_unknown_refiners():
-    assert create_refiner("none") is None
+    assert create_engine("refine", "none") is None
     with pytest.raises(EngineNotFoundError, match="unknown refinement engine 'magic'"):
-        create_refiner("magic")
+        create_engine("refine", "magic")

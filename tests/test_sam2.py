@@ -22,9 +22,11 @@ from omegaconf import OmegaConf
 from void_core import quadmask
 from void_core.analysis.schema import AffectedObject, GridCell, GridLocalization
 from void_core.errors import InputError
-from void_core.masking import ClickPrompt, create_segmenter
+from void_core.engines import create_engine
+from void_core.masking import ClickPrompt
 from void_core.masking import sam2_engine
-from void_core.masking.sam2_engine import Sam2Segmenter, localization_prompts
+from void_core.analysis.object_masks import localization_prompts
+from void_core.masking.sam2_engine import Sam2Segmenter
 from void_core.media.plate import open_plate
 from void_core.media.video import iter_video_luma, probe_video
 from void_core.synth import SceneSpec, write_scene
@@ -143,7 +145,7 @@ class Spy:
 # ---- output -----------------------------------------------------------------------------------
 
 def test_mask_video_has_the_plate_size_frame_count_and_only_0_255(tiny, scene, tmp_path):
-    engine = create_segmenter("sam2", **tiny)
+    engine = create_engine("masking", "sam2", **tiny)
     assert isinstance(engine, Sam2Segmenter)
     steps = []
     result = engine.segment(open_plate(scene.video), [click(scene, 0)], tmp_path / "black.mp4",
@@ -332,10 +334,10 @@ def one_line(err: pytest.ExceptionInfo) -> str:
 
 def test_a_missing_checkpoint_is_one_clear_error(tiny, tmp_path):
     with pytest.raises(InputError) as err:
-        create_segmenter("sam2", config=tiny["config"], checkpoint=tmp_path / "nope.pt")
+        create_engine("masking", "sam2", config=tiny["config"], checkpoint=tmp_path / "nope.pt")
     assert "nope.pt" in one_line(err) and "checkpoint not found" in one_line(err)
     with pytest.raises(InputError) as err:
-        create_segmenter("sam2")
+        create_engine("masking", "sam2")
     assert "needs a checkpoint" in one_line(err)
 
 
@@ -352,7 +354,7 @@ def test_a_bad_checkpoint_is_one_clear_error(tiny, tmp_path, content, words):
         save_checkpoint(tiny_config(width=16), path)
     else:
         path.write_bytes(content)
-    engine = create_segmenter("sam2", config=tiny["config"], checkpoint=path, device="cpu")
+    engine = create_engine("masking", "sam2", config=tiny["config"], checkpoint=path, device="cpu")
     with pytest.raises(InputError) as err:
         engine.load()
     assert words in one_line(err) and "bad.pt" in one_line(err)
@@ -394,16 +396,13 @@ def test_a_prompt_past_the_end_is_refused_before_anything_is_written(tiny, scene
 
 # ---- end to end -------------------------------------------------------------------------------
 
-def test_make_quadmask_runs_with_sam2_masks(tiny, scene, tmp_path, monkeypatch):
-    from void_core import mask_from_click
-    from void_core.masking import create_segmenter as registry
+def test_click_to_quadmask_runs_with_sam2_masks(tiny, scene, tmp_path):
+    from conftest import quadmask_from_clicks
 
-    monkeypatch.setattr(mask_from_click, "create_segmenter",
-                        lambda name: registry(name, **tiny))
-    product = mask_from_click.make_quadmask(scene.video, [click(scene, 3)], tmp_path / "work",
-                                            segmenter="sam2")
-    assert product.segmenter == "sam2"
-    quad = decoded(product.quadmask)
+    state = quadmask_from_clicks(scene.video, [click(scene, 3)], tmp_path, masker="sam2",
+                                 masker_settings=tiny)
+    assert state.report("masking").engine == "sam2"
+    quad = decoded(state.quadmask)
     assert quad.shape == (8, 64, 96)
-    black = decoded(product.black_mask) == 0
+    black = decoded(state.black_mask) == 0
     assert ((quad == 0) | (quad == 63))[black].all()  # the primary mask is removed in the quadmask

@@ -16,13 +16,13 @@ from void_core.media import colour
 from void_core.media.exr import read_exr_frame
 from void_core.media.masks import QuadmaskReader
 from void_core.media.video import iter_video_codes, probe_video
-from void_core.shot import ShotRequest, process_shot, resolve_shot_folder
+from void_core.pipeline import ShotRequest, process_shot, resolve_shot_folder
 
 
-def run(shot_dir, out, **kwargs):
+def run(shot_dir, out, engine=None, **kwargs):
     request = ShotRequest(inputs=resolve_shot_folder(shot_dir), out_root=out,
                           name=kwargs.pop("name", shot_dir.name), **kwargs)
-    return process_shot(request)
+    return process_shot(request, engine=engine)
 
 
 def test_one_exr_per_frame_numbered_from_1001(disc_shot, tmp_path):
@@ -204,7 +204,6 @@ def test_exr_sequence_plate_keeps_frame_numbers_and_bits(tmp_path):
 
 def test_a_failure_mid_shot_leaves_only_complete_frames(disc_shot, tmp_path, monkeypatch):
     from void_core.inpaint.classical import ClassicalInpainter
-    import void_core.shot as shot_module
 
     class FailingEngine(ClassicalInpainter):
         def inpaint(self, shot):
@@ -213,9 +212,8 @@ def test_a_failure_mid_shot_leaves_only_complete_frames(disc_shot, tmp_path, mon
                     raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
                 yield fill
 
-    monkeypatch.setattr(shot_module, "create_inpainter", lambda name, **kw: FailingEngine())
     with pytest.raises(KeyboardInterrupt):
-        run(disc_shot, tmp_path / "out")
+        run(disc_shot, tmp_path / "out", engine=FailingEngine())
     written = sorted((tmp_path / "out" / "sh010").iterdir())
     assert [p.name for p in written] == [f"sh010.{n}.exr" for n in range(1001, 1007)]
     for path in written:  # every file that exists is a whole, readable frame

@@ -20,7 +20,7 @@ from void_core.media import colour
 from void_core.media.exr import read_exr_frame
 from void_core.media.masks import QuadmaskReader
 from void_core.media.video import iter_video_codes, probe_video
-from void_core.shot import ShotRequest, process_shot, resolve_shot_folder
+from void_core.pipeline import ShotRequest, process_shot, resolve_shot_folder
 from void_core.synth import SceneSpec, write_scene
 
 FRAMES = 4

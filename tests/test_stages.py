@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from void_core import stages
+from void_core.pipeline import stages
 from void_core.cutlist import read_cutlist
 from void_core.errors import InputError, MaskError
 from void_core.synth import SceneSpec, write_scene

@@ -21,7 +21,7 @@ from conftest import moving_disc_shot
 from void_core import quadmask
 from void_core.composite import Box, Feather, edit_box
 from void_core.errors import InputError
-from void_core.inpaint import create_inpainter
+from void_core.engines import create_engine
 from void_core.inpaint.base import Frame, ShotFrames
 from void_core.inpaint.classical import ClassicalInpainter
 from void_core.inpaint.void.engine import Pass2Request, VoidInpainter
@@ -39,7 +39,7 @@ from void_core.media import colour
 from void_core.media.exr import read_exr_frame
 from void_core.media.masks import QuadmaskReader
 from void_core.media.video import iter_video_codes, probe_video
-from void_core.shot import ShotRequest, process_shot, resolve_shot_folder
+from void_core.pipeline import ShotRequest, process_shot, resolve_shot_folder
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -241,7 +241,7 @@ def test_frames_without_edits_get_empty_fills(tiny_model):
 
 
 def test_the_model_loads_once_for_three_shots(tiny_model, tmp_path):
-    engine = create_inpainter("void", model_dir=str(tiny_model))
+    engine = create_engine("inpaint", "void", model_dir=str(tiny_model))
     assert engine.load_count == 0  # creating an engine (preflight, identity) loads nothing
     folders = [moving_disc_shot(tmp_path / f"sh{i}", frames=6, seed=i) for i in range(3)]
     first_models = None
@@ -367,7 +367,7 @@ def test_pass2_hook_runs_on_each_chunk_at_model_size(tiny_model):
 
 def test_errors_are_one_actionable_line(tiny_model, tmp_path):
     with pytest.raises(InputError, match="needs a model folder"):
-        create_inpainter("void")
+        create_engine("inpaint", "void")
     with pytest.raises(InputError, match="not found"):
         VoidInpainter(tmp_path / "nowhere")
     (tmp_path / "half").mkdir()

@@ -23,10 +23,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from void_core.engines import check_settings, closest, names
 from void_core.errors import InputError
+from void_core.vocabulary import EngineKind
 
 ENV_VAR = "VOID_FARM_CONFIG"
-STAGES = ("inpaint", "masking", "analysis", "refine")
+STAGES = tuple(EngineKind)
 SECRET_WORDS = ("key", "token", "secret", "password")  # as a whole name or its last word
 
 
@@ -38,7 +40,14 @@ class EngineConfig:
     path: Path | None = None
 
     def settings(self, stage: str, engine: str) -> dict:
-        return dict(self.sections.get(stage, {}).get(engine, {}))
+        """The `[stage.engine]` section, its keys checked against the engine's settings.
+
+        Raises:
+            EngineSettingError: a key the engine does not take (the closest one named).
+        """
+        settings = dict(self.sections.get(stage, {}).get(engine, {}))
+        check_settings(stage, engine, settings, where=self.path, section=f"{stage}.{engine}")
+        return settings
 
 
 def load_engine_config(path: str | Path | None = None) -> EngineConfig:
@@ -60,9 +69,16 @@ def _checked(path: Path, data: dict) -> dict[str, dict[str, dict]]:
     sections: dict[str, dict[str, dict]] = {}
     for stage, engines in data.items():
         if stage not in STAGES or not isinstance(engines, dict):
+            near = closest(stage, STAGES)
             raise InputError(path, f"unknown section [{stage}]",
+                             (f"did you mean [{near}.<engine>]? " if near else "") +
                              f"use [<stage>.<engine>] with stage one of {', '.join(STAGES)}")
         for engine, settings in engines.items():
+            if engine not in names(stage):
+                near = closest(engine, names(stage))
+                raise InputError(path, f"[{stage}.{engine}]: no {stage} engine {engine!r}",
+                                 f"did you mean [{stage}.{near}]?" if near else
+                                 f"{stage} engines: {', '.join(names(stage))}")
             if not isinstance(settings, dict):
                 raise InputError(path, f"[{stage}] {engine} = ... is not a table",
                                  f"write it as [{stage}.{engine}] with its settings below")

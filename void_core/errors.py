@@ -61,10 +61,11 @@ class CutListError(InputError):
 class EngineNotFoundError(VoidFarmError):
     """An engine name that is not registered."""
 
-    def __init__(self, stage: str, name: str, known: list[str]):
-        self.stage, self.name, self.known = stage, name, known
+    def __init__(self, stage: str, name: str, known: list[str], closest: str | None = None):
+        self.stage, self.name, self.known, self.closest = stage, name, known, closest
+        guess = f" (did you mean {closest!r}?)" if closest else ""
         super().__init__(
-            f"unknown {stage} engine {name!r}; choose one of: {', '.join(sorted(known))}"
+            f"unknown {stage} engine {name!r}; choose one of: {', '.join(sorted(known))}{guess}"
         )
 
 

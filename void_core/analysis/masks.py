@@ -57,8 +57,8 @@ from void_core.errors import MaskError, MediaError
 from void_core.media.encode import write_mask_video
 from void_core.media.masks import QuadmaskReader
 from void_core.media.video import VIDEO_SUFFIXES, probe_video
+from void_core.naming import ANALYSIS_JSON
 
-ANALYSIS_JSON = "vlm_analysis.json"
 DEFAULT_FPS = Fraction(12)  # VOID's own output rate, for mask sequences that carry none
 
 

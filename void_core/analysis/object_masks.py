@@ -3,7 +3,7 @@
 VOID draws each affected object's grey region from a segmentation, not from the VLM's grid
 cells: its stage 3 text-prompts SAM 3 with the noun on every frame. SAM 2 takes no text, so
 here each object is prompted with what the analysis says about where it is: a box around its
-grid localisation cells on every localised frame (`sam2_engine.localization_prompts`). All
+grid localisation cells on every localised frame (`localization_prompts`). All
 prompted objects are tracked through the shot in one pass of the engine; the mask videos go
 to a folder of their own and are then drawn by `masks.write_quadmask(object_masks=...)`.
 
@@ -16,22 +16,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from void_core.analysis.masks import cell_edges
 from void_core.analysis.schema import Analysis
+from void_core.engines import segments_objects
 from void_core.masking.prompt import ClickPrompt, ProgressCallback
+from void_core.vocabulary import EngineKind
 
 MASK_GLOB = "object_*.mp4"  # what `segment_objects` writes
 
 
-def can_segment_objects(segmenter) -> bool:
-    """Whether the masking engine segments several named objects in one pass."""
-    return callable(getattr(segmenter, "segment_objects", None))
+def localization_prompts(affected, width: int, height: int,
+                         frame_count: int | None = None) -> list[ClickPrompt]:
+    """Box prompts for an affected object (`analysis.schema.AffectedObject`) from its grid
+    localisations: on each localised frame, the box around its cells on VOID's grid. Frames
+    without cells, cells off the grid and (given `frame_count`) frames past the shot's end are
+    skipped; an empty list means there is nothing to prompt SAM 2 with for this object."""
+    ys, xs = cell_edges(width, height)
+    prompts = []
+    for localization in affected.grid_localizations:
+        if frame_count is not None and localization.frame >= frame_count:
+            continue
+        cells = [(cell.row, cell.col) for cell in localization.grid_regions
+                 if 0 <= cell.row < len(ys) - 1 and 0 <= cell.col < len(xs) - 1]
+        if not cells:
+            continue
+        rows, cols = [row for row, _ in cells], [col for _, col in cells]
+        box = (float(xs[min(cols)]), float(ys[min(rows)]),
+               float(xs[max(cols) + 1]), float(ys[max(rows) + 1]))
+        prompts.append(ClickPrompt(localization.frame, box=box))
+    return prompts
 
 
 def affected_object_prompts(analysis: Analysis, width: int, height: int,
                             frame_count: int) -> dict[int, list[ClickPrompt]]:
     """{affected-object index: its box prompts} for every object the analysis localised."""
-    from void_core.masking.sam2_engine import localization_prompts
-
     prompts = {}
     for number, obj in enumerate(analysis.affected_objects):
         boxes = localization_prompts(obj, width, height, frame_count)
@@ -45,7 +63,8 @@ def segment_affected_objects(segmenter, plate, analysis: Analysis, out_dir: str 
     """Segment the analysis' localised affected objects through `plate`.
 
     Args:
-        segmenter: a masking engine; only one with `segment_objects` (e.g. `sam2`) is used.
+        segmenter: a masking engine; only one the registry declares `segments_objects`
+            (e.g. `sam2`) is used.
         plate: the opened shot the analysis was made on.
         analysis: the analysis; objects are keyed by their index in `affected_objects`.
         out_dir: the folder for the mask videos (0 object, 255 rest); mask videos of an
@@ -59,7 +78,7 @@ def segment_affected_objects(segmenter, plate, analysis: Analysis, out_dir: str 
     Raises:
         InputError, MaskError, MediaError: as the engine's `segment_objects`.
     """
-    if not can_segment_objects(segmenter):
+    if not segments_objects(EngineKind.MASKING, segmenter.name):
         return {}
     info = plate.info
     prompts = affected_object_prompts(analysis, info.width, info.height, info.frame_count)

@@ -21,7 +21,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 from otio_cmx3600_adapter.cmx_3600 import channel_map
 
 from void_core.cutlist.instructions import void_text
-from void_core.cutlist.model import is_drop_frame_rate, timecode
+from void_core.cutlist.model import CutListProblem, is_drop_frame_rate, timecode
 from void_core.errors import CutListError
 
 _TIMECODE = re.compile(r"^(\d{1,2})[:;.](\d\d)[:;.](\d\d)([:;.,])(\d\d)$")
@@ -60,7 +60,7 @@ class EdlEvent:
     speed: float | None = None  # M2 speed in frames per second
     freeze: bool = False
     warnings: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[CutListProblem] = field(default_factory=list)
     needs_outgoing: bool = False  # a transition line found without its outgoing (A-side) line
 
     @property
@@ -82,7 +82,7 @@ class EdlRead:
 
     timeline: otio.schema.Timeline
     events_by_clip: dict[int, EdlEvent]  # id(clip) -> event
-    problems: list[str]
+    problems: list[CutListProblem]
     notes: list[str]
     drop_frame: bool
 
@@ -105,8 +105,8 @@ def read_edl(path: Path, rate: Fraction) -> EdlRead:
                           "ignore_timecode_mismatch (see the affected shots' warnings)")
     events_by_clip = _map_clips_to_events(timeline, scan.events)
     if events_by_clip is None:
-        scan.problems.append("could not match the adapter's clips to EDL events; "
-                             "shots are numbered by position")
+        scan.problems.append(CutListProblem("could not match the adapter's clips to EDL "
+                                            "events; shots are numbered by position"))
         events_by_clip = {}
     _flag_timecode_mismatches(scan.events, rate)
     _flag_moved_records(timeline, events_by_clip, rate, scan.drop_frame)
@@ -154,7 +154,7 @@ class _Scan:
         self.path, self.rate = path, rate
         self.title = ""
         self.events: list[EdlEvent] = []
-        self.problems: list[str] = []
+        self.problems: list[CutListProblem] = []
         self.notes: list[str] = []
         self.drop_frame = False
         self._fcm_drop = False
@@ -231,8 +231,8 @@ class _Scan:
             try:
                 event = self._parse_event_line(number, line)
             except ValueError as err:
-                self.problems.append(f"line {number} (event {_event_number(line)}): {err}; "
-                                     "event skipped")
+                self.problems.append(CutListProblem(f"{err}; event skipped",
+                                                    _event_number(line), number))
                 continue
             event.needs_outgoing = event.has_transition and not paired
             for comment_no, comment in comments:
@@ -361,7 +361,8 @@ class _Scan:
         if instruction:
             event.instructions.append(instruction)
         else:
-            event.problems.append(f"line {number}: 'VOID:' with no instruction after it")
+            event.problems.append(CutListProblem("'VOID:' with no instruction after it",
+                                                 line=number))
 
     def _pair_orphan_transitions(self) -> None:
         """Some NLEs write a dissolve's zero-length outgoing line under the previous event's
@@ -396,7 +397,7 @@ class _Scan:
 
     def _no_events_error(self) -> CutListError:
         if self.problems:
-            first = self.problems[0].removesuffix("; event skipped")
+            first = str(self.problems[0]).removesuffix("; event skipped")
             return CutListError(self.path, f"no usable event: {first}")
         detail = f"; line {self._first_junk[0]} reads {self._first_junk[1][:60]!r}" \
             if self._first_junk else ""
@@ -471,15 +472,15 @@ def _drop_culprit(scan: _Scan, message: str) -> bool:
             core = line.lstrip("* ").strip()
             if (len(core) >= 8 and core in message) or (len(quoted) >= 6 and quoted in core):
                 event.comments.remove((number, line))
-                scan.problems.append(f"line {number} (event {event.number}): {message}; "
-                                     "line ignored")
+                scan.problems.append(CutListProblem(f"{message}; line ignored", event.number,
+                                                    number))
                 return True
     for event in scan.events:
         timecodes = (event.source_in, event.source_out, event.record_in, event.record_out)
         if any(tc in message for tc in timecodes):
             scan.events.remove(event)
-            scan.problems.append(f"line {event.line_no} (event {event.number}): {message}; "
-                                 "event skipped")
+            scan.problems.append(CutListProblem(f"{message}; event skipped", event.number,
+                                                event.line_no))
             return True
     return False
 

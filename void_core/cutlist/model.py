@@ -166,6 +166,26 @@ class ShotSpec:
         }
 
 
+@dataclass(frozen=True)
+class CutListProblem:
+    """Something wrong with one event (or the file), kept as data: the flow names the failed
+    shot row from `event`, and `str()` is the line shown to the user."""
+
+    reason: str
+    event: int | None = None
+    line: int | None = None
+    clip: str | None = None  # how the event is labelled: its clip name or reel
+
+    def __str__(self) -> str:
+        if self.clip is not None:
+            at = f"event {self.event} ({self.clip})" + (f": line {self.line}" if self.line else "")
+        elif self.line is not None:
+            at = f"line {self.line}" + (f" (event {self.event})" if self.event is not None else "")
+        else:
+            at = f"event {self.event}" if self.event is not None else ""
+        return f"{at}: {self.reason}" if at else self.reason
+
+
 @dataclass
 class CutList:
     """A parsed cut list: its shots in cut order and what was wrong with individual clips."""
@@ -174,7 +194,7 @@ class CutList:
     path: Path
     rate: Fraction
     shots: list[ShotSpec]
-    problems: list[str]
+    problems: list[CutListProblem]
     timeline: otio.schema.Timeline
     format: str = "otio"  # "edl", "otio" or "fcp_xml"
     drop_frame: bool = False
@@ -188,6 +208,6 @@ class CutList:
             "rate": rate_text(self.rate),
             "drop_frame": self.drop_frame,
             "shots": [shot.to_json() for shot in self.shots],
-            "problems": list(self.problems),
+            "problems": [str(problem) for problem in self.problems],
             "notes": list(self.notes),
         }

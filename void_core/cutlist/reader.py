@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,14 @@ from opentimelineio.opentime import TimeRange
 from void_core.cutlist.edl import EdlEvent, EdlRead, describe_speed, read_edl, \
     source_range_as_written
 from void_core.cutlist.instructions import VOID_KEY, StructuredVoid, parse_structured, void_text
-from void_core.cutlist.model import CutList, ShotSpec, exact_rate, frames_at
-from void_core.cutlist.resolve import VIDEO_SUFFIXES, MediaResolver
+from void_core.cutlist.model import CutList, CutListProblem, ShotSpec, exact_rate, frames_at
+from void_core.cutlist.resolve import MediaResolver
 from void_core.errors import CutListError, InputError
+from void_core.naming import VIDEO_SUFFIXES, safe_component
 
 DEFAULT_EDL_RATE = Fraction(24)
 FORMATS = {".edl": "edl", ".otio": "otio_json", ".otioz": "otioz", ".otiod": "otiod",
            ".xml": "fcp_xml"}
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
-_MAX_NAME = 64
 _FRAME_PART = re.compile(r"[._]?(\[\d+-\d+\]|#+|%0?\d*d|@+)$")
 _IMAGE_SUFFIXES = (".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
@@ -185,7 +184,7 @@ class _ShotBuilder:
                  resolver: MediaResolver):
         self.timeline, self.edl, self.resolver = timeline, edl, resolver
         self.global_start = timeline.global_start_time
-        self.problems: list[str] = []
+        self.problems: list[CutListProblem] = []
         self.notes: list[str] = []
 
     def drafts(self) -> list[_Draft]:
@@ -213,8 +212,8 @@ class _ShotBuilder:
         try:
             return self._draft(clip, track, track_name, number, event)
         except Exception as err:  # one odd clip must not stop the others
-            self.problems.append(f"event {number} (clip {clip.name!r} on {track_name}): cannot "
-                                 f"be read: {err}")
+            self.problems.append(CutListProblem(f"cannot be read: {err}", number,
+                                                clip=f"clip {clip.name!r} on {track_name}"))
             return None
 
     def _draft(self, clip: otio.schema.Clip, track: otio.schema.Track, track_name: str,
@@ -223,7 +222,7 @@ class _ShotBuilder:
         if timing is None:
             return None
         clip_name, reel = _clip_name(clip, event), _reel(clip, event)
-        label = f"event {number} ({clip_name or reel or 'unnamed clip'})"
+        label = CutListProblem("", number, clip=clip_name or reel or "unnamed clip")
         findings = self._findings(clip, track, timing, event, label)
         media = self.resolver.resolve(clip.media_reference, event.source_files if event else [],
                                       [_strip_frame_part(clip_name), reel])
@@ -273,14 +272,15 @@ class _ShotBuilder:
     # --- instructions ------------------------------------------------------------------------
 
     def _findings(self, clip: otio.schema.Clip, track: otio.schema.Track, timing: _Timing,
-                  event: EdlEvent | None, label: str) -> _Findings:
+                  event: EdlEvent | None, label: CutListProblem) -> _Findings:
         findings = _Findings()
         frames = frames_at(timing.source.duration, timing.rate)
         if VOID_KEY in clip.metadata:
             self._structured(findings, clip.metadata[VOID_KEY], frames, 0, label, "clip metadata")
         if event is not None:  # EDL locators come from the file itself, not the adapter's markers
             findings.instructions += event.instructions
-            self.problems += [f"{label}: {problem}" for problem in event.problems]
+            self.problems += [replace(label, reason=problem.reason, line=problem.line)
+                              for problem in event.problems]
         else:
             for marker in sorted(clip.markers, key=_marker_start):
                 offset = marker.marked_range.start_time - timing.source.start_time
@@ -294,7 +294,7 @@ class _ShotBuilder:
         return findings
 
     def _marker(self, findings: _Findings, marker: otio.schema.Marker, offset: int,
-                frames: int, label: str) -> None:
+                frames: int, label: CutListProblem) -> None:
         """`offset`: the marker's frame within the shot, the default for a prompt's frame."""
         for text in _marker_texts(marker):
             instruction = void_text(text)
@@ -303,8 +303,8 @@ class _ShotBuilder:
             if instruction:
                 findings.instructions.append(instruction)
             else:
-                self.problems.append(f"{label}: marker {marker.name!r}: 'VOID:' with no "
-                                     "instruction after it")
+                self.problems.append(replace(
+                    label, reason=f"marker {marker.name!r}: 'VOID:' with no instruction after it"))
             break
         if VOID_KEY in marker.metadata:
             default_frame = offset if 0 <= offset < frames else 0
@@ -312,9 +312,9 @@ class _ShotBuilder:
                              f"marker {marker.name!r}")
 
     def _structured(self, findings: _Findings, data: Any, frames: int, default_frame: int,
-                    label: str, where: str) -> None:
+                    label: CutListProblem, where: str) -> None:
         parsed: StructuredVoid = parse_structured(data, frames)
-        self.problems += [f"{label}: {where}: {error}" for error in parsed.errors]
+        self.problems += [replace(label, reason=f"{where}: {error}") for error in parsed.errors]
         if parsed.remove:
             findings.instructions.append(parsed.remove)
         findings.bg = self._first(findings.bg, parsed.bg, "bg", label, where)
@@ -324,10 +324,11 @@ class _ShotBuilder:
             findings.prompt = self._first(findings.prompt, prompt, "prompt (points/box)", label,
                                           where)
 
-    def _first(self, current, new, what: str, label: str, where: str):
+    def _first(self, current, new, what: str, label: CutListProblem, where: str):
         if current is None or new is None or current == new:
             return current if current is not None else new
-        self.problems.append(f"{label}: {where}: a second {what} is ignored; the first one wins")
+        self.problems.append(replace(label, reason=f"{where}: a second {what} is ignored; the "
+                                     "first one wins"))
         return current
 
 
@@ -478,7 +479,7 @@ def _strip_frame_part(name: str) -> str:
 
 def safe_name(text: str) -> str:
     """A file-system-safe shot name: letters, digits, '_' and '-' only, at most 64 chars."""
-    return _SAFE_NAME.sub("_", text).strip("_-")[:_MAX_NAME].strip("_-")
+    return safe_component(text)
 
 
 def _named_shots(drafts: list[_Draft]) -> list[ShotSpec]:

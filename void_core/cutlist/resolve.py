@@ -18,8 +18,9 @@ from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
-VIDEO_SUFFIXES = (".mov", ".mp4", ".mxf", ".mkv", ".m4v", ".avi")
-VOID_VIDEO = "input_video.mp4"
+from void_core.naming import PLATE_VIDEO as VOID_VIDEO
+from void_core.naming import VIDEO_SUFFIXES
+
 _NOT_NAMES = {"", "AX", "BL", "BLACK", "BARS"}  # EDL placeholder reels
 
 

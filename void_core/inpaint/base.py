@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Protocol
 
 import numpy as np
 
@@ -80,15 +79,3 @@ class ShotFrames:
     to_display: Callable[[np.ndarray], np.ndarray]
     rate: Fraction | None = None
     prompt: str = ""
-
-
-class Inpainter(Protocol):
-    """Yields exactly one `Fill` per frame, in frame order."""
-
-    name: str
-    version: str
-    stats: InpaintStats
-
-    def settings(self) -> dict: ...
-
-    def inpaint(self, shot: ShotFrames) -> Iterator[Fill]: ...

@@ -35,9 +35,10 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from void_core.errors import VoidFarmError
+from void_core.naming import LINEAGE_DB, lineage_db_beside
 
 ENV_VAR = "VOID_FARM_DB"
-DEFAULT_URL = "sqlite:///./void-farm-lineage.db"
+DEFAULT_URL = f"sqlite:///./{LINEAGE_DB}"  # outside a run; a run keeps its own in OUT
 # Installed from a wheel, the migrations are a subpackage; in a checkout, the top-level folder.
 _PACKAGED_MIGRATIONS = Path(__file__).with_name("migrations")
 MIGRATIONS_DIR = (_PACKAGED_MIGRATIONS if _PACKAGED_MIGRATIONS.is_dir()
@@ -57,10 +58,13 @@ class LineageError(VoidFarmError):
     """The lineage database cannot be reached, has an unknown schema, or refused a record."""
 
 
-def resolve_url(url: str | None = None) -> str:
-    """`url`, else `$VOID_FARM_DB`, else the SQLite default; a bare path means a SQLite file."""
-
-    chosen = url or os.environ.get(ENV_VAR) or DEFAULT_URL
+def resolve_url(url: str | None = None, *, beside: str | Path | None = None) -> str:
+    """`url`, else `$VOID_FARM_DB`, else the run database of the output file `beside` (a run
+    keeps `OUT/void-farm-lineage.db` next to `OUT/<shot>/`), else the SQLite default; a bare
+    path means a SQLite file."""
+    found = lineage_db_beside(Path(beside)) if beside is not None and Path(beside).exists() else None
+    chosen = (url or os.environ.get(ENV_VAR)
+              or (f"sqlite:///{found.resolve()}" if found is not None else DEFAULT_URL))
     return chosen if "://" in chosen else f"sqlite:///{chosen}"
 
 

@@ -24,11 +24,17 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-RUN_KINDS = ("shot", "cutlist")
-RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
+from void_core.vocabulary import (
+    LINEAGE_ONLY_STAGES, LINEAGE_STAGE_STATUSES, RunKind, RunStatus, Stage,
+)
+
+RUN_KINDS = tuple(RunKind)
+RUN_STATUSES = tuple(RunStatus)
 SHOT_STATUSES = RUN_STATUSES
-STAGES = ("ingest", "analysis", "masking", "inpaint", "refine", "write", "qc")
-STAGE_STATUSES = ("running", "succeeded", "failed", "skipped")
+# The schema's check constraint lists these in this order (see the initial migration).
+STAGES = (Stage.INGEST, Stage.ANALYSIS, Stage.MASKING, Stage.INPAINT, *LINEAGE_ONLY_STAGES,
+          Stage.QC)
+STAGE_STATUSES = LINEAGE_STAGE_STATUSES
 ARTIFACT_KINDS = ("exr_sequence", "mask", "preview", "contact_sheet", "otio", "json")
 
 # Stable constraint names, so Alembic autogenerate and batch mode on SQLite can refer to them.

@@ -56,9 +56,10 @@ from void_core.lineage.records import (
     ArtifactRecord, RunRecord, ShotRecord, StageRecord, TraceRecord,
 )
 from void_core.lineage.scrub import mask_secrets_in_text, scrub_settings
+from void_core.vocabulary import RunKind, RunStatus, StageStatus
 
-FINISHED_STATUSES = tuple(status for status in RUN_STATUSES if status != "running")
-STAGE_END_STATUSES = ("succeeded", "failed")
+FINISHED_STATUSES = tuple(status for status in RUN_STATUSES if status != RunStatus.RUNNING)
+STAGE_END_STATUSES = (StageStatus.SUCCEEDED, StageStatus.FAILED)
 MAX_ERROR_CHARS = 20_000
 # How many earlier successes of one identity find_completed_stage checks on disk before giving up.
 MAX_REUSE_CANDIDATES = 20
@@ -115,18 +116,19 @@ class LineageStore:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def start_run(self, name: str, *, kind: str = "shot", settings: Mapping[str, Any] | None = None,
+    def start_run(self, name: str, *, kind: str = RunKind.SHOT,
+                  settings: Mapping[str, Any] | None = None,
                   host: str | None = None, software_version: str | None = None,
                   prefect_flow_run_id: str | None = None) -> str:
         """Record a run as started; return its id. `settings` is the resolved run config."""
         _check_choice("run kind", kind, RUN_KINDS)
-        row = Run(name=name, kind=kind, status="running", started=utc_now(),
+        row = Run(name=name, kind=kind, status=RunStatus.RUNNING, started=utc_now(),
                   settings=scrub_settings(settings), host=host or socket.gethostname(),
                   software_version=software_version or void_core.__version__,
                   prefect_flow_run_id=_optional_str(prefect_flow_run_id))
         return self._insert(row)
 
-    def finish_run(self, run_id: str, status: str = "succeeded", *,
+    def finish_run(self, run_id: str, status: str = RunStatus.SUCCEEDED, *,
                    error: str | None = None) -> None:
         """Complete a running run as succeeded, failed or cancelled."""
         self._finish(Run, run_id, status, FINISHED_STATUSES, error)
@@ -138,11 +140,11 @@ class LineageStore:
         """Record a shot of a run as started; return its id. `rate` like "24000/1001"."""
         row = Shot(run_id=run_id, name=name, source_path=_optional_str(source_path),
                    source_digest=source_digest, frame_first=frame_first, frame_last=frame_last,
-                   record_range=record_range, rate=_optional_str(rate), status="running",
+                   record_range=record_range, rate=_optional_str(rate), status=RunStatus.RUNNING,
                    started=utc_now())
         return self._insert(row)
 
-    def finish_shot(self, shot_id: str, status: str = "succeeded", *,
+    def finish_shot(self, shot_id: str, status: str = RunStatus.SUCCEEDED, *,
                     error: str | None = None) -> None:
         """Complete a running shot as succeeded, failed or cancelled."""
         self._finish(Shot, shot_id, status, FINISHED_STATUSES, error)
@@ -164,14 +166,15 @@ class LineageStore:
                 attempt = 1 + _count_attempts(session, shot_id, stage)
             row = StageRun(shot_id=shot_id, stage=stage, identity=identity, engine=engine,
                            engine_version=engine_version, engine_settings=scrub_settings(settings),
-                           model_checksums=scrub_settings(model_checksums), status="running",
+                           model_checksums=scrub_settings(model_checksums),
+                           status=StageStatus.RUNNING,
                            attempt=attempt, started=utc_now(), worker=worker,
                            prefect_task_run_id=_optional_str(prefect_task_run_id))
             session.add(row)
             session.flush()
             return row.id
 
-    def finish_stage(self, stage_run_id: str, status: str = "succeeded", *,
+    def finish_stage(self, stage_run_id: str, status: str = StageStatus.SUCCEEDED, *,
                      error: str | None = None, seconds: float | None = None) -> None:
         """Complete a running stage as succeeded or failed; `seconds` defaults to wall time."""
         self._finish(StageRun, stage_run_id, status, STAGE_END_STATUSES, error, seconds=seconds)
@@ -182,9 +185,10 @@ class LineageStore:
         with self._transaction() as session:
             rows = session.scalars(select(StageRun).where(
                 StageRun.shot_id == shot_id, StageRun.stage == stage,
-                StageRun.status == "running")).all()
+                StageRun.status == StageStatus.RUNNING)).all()
             for row in rows:
-                row.status, row.finished, row.error = "failed", utc_now(), _clean_error(reason)
+                row.status, row.finished = StageStatus.FAILED, utc_now()
+                row.error = _clean_error(reason)
                 row.seconds = (row.finished - row.started).total_seconds()
             return len(rows)
 
@@ -204,7 +208,7 @@ class LineageStore:
             row = StageRun(shot_id=shot_id, stage=reused.stage, identity=reused.identity,
                            engine=reused.engine, engine_version=reused.engine_version,
                            engine_settings=reused.engine_settings,
-                           model_checksums=reused.model_checksums, status="skipped",
+                           model_checksums=reused.model_checksums, status=StageStatus.SKIPPED,
                            attempt=1 + _count_attempts(session, shot_id, reused.stage),
                            started=utc_now(), seconds=0.0, worker=worker,
                            prefect_task_run_id=_optional_str(prefect_task_run_id),
@@ -222,7 +226,7 @@ class LineageStore:
         That is what a rerun may skip (then call `record_skip`). None when there is none.
         """
         query = (select(StageRun)
-                 .where(StageRun.identity == identity, StageRun.status == "succeeded")
+                 .where(StageRun.identity == identity, StageRun.status == StageStatus.SUCCEEDED)
                  .order_by(StageRun.finished.desc(), StageRun.id.desc())
                  .limit(MAX_REUSE_CANDIDATES)
                  .options(selectinload(StageRun.artifacts)))
@@ -272,7 +276,7 @@ class LineageStore:
             row = session.get(model, row_id, with_for_update=True)
             if row is None:
                 raise LineageError(f"no {model.__tablename__} {row_id} in {self.url}")
-            if row.status != "running":
+            if row.status != RunStatus.RUNNING:
                 raise LineageError(
                     f"{model.__tablename__} {row_id} already finished ({row.status})")
             row.status, row.finished, row.error = status, utc_now(), _clean_error(error)

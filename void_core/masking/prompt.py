@@ -14,7 +14,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from void_core.errors import InputError
 
@@ -39,6 +38,14 @@ class ClickPrompt:
     def __post_init__(self) -> None:
         if len(self.points) != len(self.labels):
             raise ValueError(f"{len(self.points)} points but {len(self.labels)} labels")
+
+    def to_json(self) -> dict:
+        """As one entry of `points.json` (what `read_points_json` reads back)."""
+        entry: dict = {"frame": self.frame, "points": [list(p) for p in self.points],
+                       "labels": list(self.labels)}
+        if self.box is not None:
+            entry["box"] = list(self.box)
+        return entry
 
     @property
     def positive_points(self) -> tuple[Point, ...]:
@@ -78,19 +85,13 @@ class SegmentResult:
         return sum(1 for stats in self.frames if stats.area == 0)
 
 
-class Segmenter(Protocol):
-    """Writes the primary mask video for a plate (one mask per plate frame)."""
-
-    name: str
-    version: str
-
-    def settings(self) -> dict: ...
-
-    def segment(self, plate, prompts: Sequence[ClickPrompt], out_path: str | Path, *,
-                on_progress: ProgressCallback | None = None) -> SegmentResult: ...
-
-
 # ---- reading points.json ------------------------------------------------------------------
+
+def prompts_from_json(entries: dict | list, source: Path | None = None) -> list[ClickPrompt]:
+    """Prompts from void-farm's `points.json` shape, already parsed (one object or a list)."""
+    entries = entries if isinstance(entries, list) else [entries]
+    return [_farm_prompt(source, entry, index) for index, entry in enumerate(entries)]
+
 
 def read_points_json(path: str | Path) -> list[ClickPrompt]:
     """Prompts from void-farm's `points.json` (one object or a list of them) or VOID's
@@ -119,7 +120,7 @@ def read_points_json(path: str | Path) -> list[ClickPrompt]:
         frame = first.get("first_appears_frame", 0)
         prompts = _void_prompts(path, {frame: first["primary_points"]})
     else:
-        prompts = [_farm_prompt(path, entry, index) for index, entry in enumerate(entries)]
+        prompts = prompts_from_json(entries, path)
     if not prompts:
         raise InputError(path, "the points file holds no click or box", _NO_PROMPT_HINT)
     return prompts

@@ -24,7 +24,7 @@ What VOID's stage 1 does, and what this engine does instead:
 - Integral belongings (a bike with its rider) are their own SAM 2 objects, tracked in the same
   pass; their masks are merged into the primary mask on every frame. `segment_objects` writes
   one mask per object instead (the analysis' affected objects, e.g. prompted by
-  `localization_prompts` from their grid localisations).
+  `analysis.object_masks.localization_prompts` from their grid localisations).
 
 Weights are never downloaded: the checkpoint is a local file and the config is a packaged SAM 2
 config name or a local YAML file (read with OmegaConf, so SAM 2's global Hydra is not needed).
@@ -47,6 +47,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from void_core.digests import file_digest
 from void_core.errors import InputError, MaskError, MediaError
 from void_core.masking.prompt import (ClickPrompt, FrameStats, ProgressCallback, SegmentResult,
                                       validate_prompts)
@@ -145,8 +146,6 @@ class Sam2Segmenter:
     def model_checksums(self) -> dict[str, str]:
         """{checkpoint file name: "sha256:..."} for lineage (hashed once per process and file
         version, however many instances and stages ask)."""
-        from void_core.shot import file_digest
-
         return {self.checkpoint.name: file_digest(self.checkpoint)}
 
     @property
@@ -205,7 +204,7 @@ class Sam2Segmenter:
         """One mask video per object (0 object, 255 rest, plate size), all tracked in one pass.
 
         For the analysis' affected objects: give each object's prompts (e.g.
-        `localization_prompts(affected_object, width, height)`); masks are written to
+        `analysis.object_masks.localization_prompts`); masks are written to
         `out_dir/object_<n>.mp4`, n counting from 1 in the mapping's order.
 
         Returns:
@@ -282,32 +281,6 @@ class Sam2Segmenter:
         if name == "float32":
             return contextlib.nullcontext()
         return torch.autocast(torch.device(self._device()).type, dtype=getattr(torch, name))
-
-
-# ---- prompts from the analysis -----------------------------------------------------------------
-
-def localization_prompts(affected, width: int, height: int,
-                         frame_count: int | None = None) -> list[ClickPrompt]:
-    """Box prompts for an affected object (`analysis.schema.AffectedObject`) from its grid
-    localisations: on each localised frame, the box around its cells on VOID's grid. Frames
-    without cells, cells off the grid and (given `frame_count`) frames past the shot's end are
-    skipped; an empty list means there is nothing to prompt SAM 2 with for this object."""
-    from void_core.analysis.masks import cell_edges
-
-    ys, xs = cell_edges(width, height)
-    prompts = []
-    for localization in affected.grid_localizations:
-        if frame_count is not None and localization.frame >= frame_count:
-            continue
-        cells = [(cell.row, cell.col) for cell in localization.grid_regions
-                 if 0 <= cell.row < len(ys) - 1 and 0 <= cell.col < len(xs) - 1]
-        if not cells:
-            continue
-        rows, cols = [row for row, _ in cells], [col for _, col in cells]
-        box = (float(xs[min(cols)]), float(ys[min(rows)]),
-               float(xs[max(cols) + 1]), float(ys[max(rows) + 1]))
-        prompts.append(ClickPrompt(localization.frame, box=box))
-    return prompts
 
 
 # ---- building the model ------------------------------------------------------------------------

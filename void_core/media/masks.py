@@ -17,9 +17,9 @@ from void_core import quadmask
 from void_core.errors import MaskError, MediaError
 from void_core.media.sequence import find_sequence, read_png_grey
 from void_core.media.video import VIDEO_SUFFIXES, iter_video_luma, probe_video
+from void_core.naming import MASK_NAMES
 
-# VOID's accepted names, in the order VOID looks for them (plus its `trimask_` variant).
-MASK_NAMES = ("quadmask_0.mp4", "trimask_quadmask.mp4")
+# Further names VOID accepts for its quadmask (MASK_NAMES are tried first).
 MASK_GLOBS = ("quadmask_*.mp4", "quadmask*.mp4", "*quadmask*.mp4", "quadmask", "quadmask_0")
 
 

@@ -23,10 +23,10 @@ from av.video.reformatter import Interpolation
 
 from void_core.errors import MediaError
 from void_core.media.colour import Transfer, transfer_from_trc
+from void_core.naming import VIDEO_SUFFIXES  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mxf", ".mkv", ".avi", ".m4v", ".webm")
 
 # FFmpeg AVColorSpace codes -> swscale matrices.
 _MATRIX_BY_CODE = {1: "itu709", 5: "itu601", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}

@@ -78,7 +78,7 @@ _DTYPES = ("bfloat16", "float32", "float16")
 
 
 @dataclass(frozen=True)
-class ShotPlan:
+class ChunkPlan:
     """Where and when the model looks at a shot (see `planning.py`)."""
 
     crop: Box
@@ -164,7 +164,7 @@ class VoidInpainter:
         self._check_settings()
         self.stats = InpaintStats()
         self.load_count = 0
-        self.last_plan: ShotPlan | None = None
+        self.last_plan: ChunkPlan | None = None
         self.last_runs: list[ChunkRun] = []
         self._loaded: _Loaded | None = None
 
@@ -231,14 +231,14 @@ class VoidInpainter:
 
     # --- planning ------------------------------------------------------------------------
 
-    def plan(self, shot: ShotFrames) -> ShotPlan:
+    def plan(self, shot: ShotFrames) -> ChunkPlan:
         """Crop, frame mapping and chunks for `shot` (needs at least one non-empty box)."""
         region = reduce(Box.union, shot.boxes)
         crop = crop_for_model(region, shot.height, shot.width, self.height, self.width,
                               context=self.context)
         frames = map_frames(shot.frame_count, self._plate_fps(shot), self.model_fps)
         chunks = plan_chunks(frames.model_frames, self.max_chunk_frames, self.chunk_overlap_frames)
-        return ShotPlan(crop, frames, chunks)
+        return ChunkPlan(crop, frames, chunks)
 
     def _plate_fps(self, shot: ShotFrames) -> Fraction | None:
         return _rate(shot.rate, "rate") if shot.rate is not None else self.plate_fps
@@ -249,7 +249,7 @@ class VoidInpainter:
             self.stats.notes.append("no bg prompt (prompt.json): VOID ran with an empty prompt")
         return prompt or ""
 
-    def _note_plan(self, shot: ShotFrames, plan: ShotPlan) -> None:
+    def _note_plan(self, shot: ShotFrames, plan: ChunkPlan) -> None:
         crop = plan.crop
         rate = self._plate_fps(shot)
         if rate is None:
@@ -303,7 +303,7 @@ class VoidInpainter:
     # --- model frames --------------------------------------------------------------------
 
     def _model_inputs(self, shot: ShotFrames,
-                      plan: ShotPlan) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
+                      plan: ChunkPlan) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
         """Per model frame, in order: (video (3, h, w) float32 tensor in [0, 1], VOID's mask
         (h, w) float32), streamed from the plate."""
         sources = plan.frames.sources
@@ -330,7 +330,7 @@ class VoidInpainter:
         mask = quadmask.invert_scale(quadmask.quantise(resized))
         return video, mask
 
-    def _model_outputs(self, shot: ShotFrames, plan: ShotPlan, prompt: str,
+    def _model_outputs(self, shot: ShotFrames, plan: ChunkPlan, prompt: str,
                        embeds) -> Iterator[tuple[int, np.ndarray]]:
         """(model frame index, (h, w, 3) float32 in [0, 1]) in order, chunk outputs blended."""
         inputs = self._model_inputs(shot, plan)
@@ -394,7 +394,7 @@ class VoidInpainter:
 
     # --- fills ---------------------------------------------------------------------------
 
-    def _fills(self, shot: ShotFrames, plan: ShotPlan,
+    def _fills(self, shot: ShotFrames, plan: ChunkPlan,
                outputs: Iterator[tuple[int, np.ndarray]]) -> Iterator[Fill]:
         crop = plan.crop
         current, resized = -1, None

@@ -1,7 +1,7 @@
-"""Take one shot from a plate and its quadmask to clean EXR plates.
+"""The frame loop: a plate and its quadmask to clean EXR plates.
 
     plate + quadmask --> validate --> region of interest (one cheap pass over the mask)
-        --> stream frames: crop -> engine fill -> feathered paste into the linear plate
+        --> stream frames: crop -> engine fill -> refine -> feathered paste into the linear plate
         --> OUT/<name>/<name>.<frame>.exr (RGB + mask.primary + mask.affected, atomic)
 
 Frames stream: decoding runs in a background thread, EXR writes in a small thread pool, and at
@@ -12,169 +12,38 @@ first file is written, so bad input leaves no output behind.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import functools
-import hashlib
 import json
-import logging
 import queue
-import re
 import threading
 import time
-import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from fractions import Fraction
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 import void_core
-from void_core import quadmask
+from void_core import naming, quadmask
 from void_core.composite import Box, Feather, edit_box, paste
+from void_core.digests import file_digest
+from void_core.engines import Inpainter, shared_engine
 from void_core.errors import InputError, MaskError
-from void_core.inpaint import Fill, Frame, Inpainter, ShotFrames, create_inpainter
-from void_core.refine import create_refiner
-from void_core.media.colour import Transfer
+from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames
 from void_core.media.exr import remove_stale_temporaries, write_exr_frame
-from void_core.media.masks import QuadmaskReader, find_mask
+from void_core.media.masks import QuadmaskReader
 from void_core.media.plate import Plate, open_plate
-from void_core.media.video import VIDEO_SUFFIXES
-
-log = logging.getLogger(__name__)
-
-PLATE_NAMES = tuple(f"input_video{suffix}" for suffix in VIDEO_SUFFIXES) + ("input", "plate")
-DEFAULT_START_FRAME = 1001
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-@dataclass(frozen=True)
-class ShotInputs:
-    """The files of one shot. `mask` is None when the folder has clicks but no quadmask yet."""
-
-    plate: Path
-    mask: Path | None
-    prompt: dict
-    points: Path | None = None
-
-
-@dataclass(frozen=True)
-class ShotRequest:
-    """Everything `process_shot` needs; frozen so it can be recorded as is."""
-
-    inputs: ShotInputs
-    out_root: Path
-    name: str
-    start_frame: int | None = None
-    engine: str = "classical"
-    engine_settings: dict = field(default_factory=dict)
-    refiner: str = "flow"
-    compression: str = "zip"
-    transfer: Transfer | None = None
-    rate: Fraction | None = None
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-
-@dataclass
-class ShotResult:
-    name: str
-    out_dir: Path
-    frames: int
-    first_frame: int
-    width: int
-    height: int
-    engine: str
-    seconds: float
-    timings: dict[str, float]
-    spatial_share: float
-    notes: list[str]
-
-    @property
-    def last_frame(self) -> int:
-        return self.first_frame + self.frames - 1
-
-    @property
-    def seconds_per_frame(self) -> float:
-        return self.seconds / self.frames if self.frames else 0.0
-
-
-ProgressCallback = Callable[[int, int], None]
-
-
-def resolve_shot_folder(shot_dir: str | Path, *, mask_required: bool = True) -> ShotInputs:
-    """Find plate, quadmask, clicks and prompt in a VOID-layout folder.
-
-    Accepts `input_video.mp4` (or .mov/.mxf/...) or an `input/`/`plate/` frame folder, the mask as
-    `quadmask_0.mp4` or `trimask_quadmask.mp4` (or a `quadmask/` PNG folder), clicks in
-    `points.json` (or VOID's `*_points.json`), and an optional `prompt.json` `{"bg": ...}`.
-    With `mask_required=False` a folder without a quadmask is accepted (the caller makes one).
-    """
-    shot_dir = Path(shot_dir)
-    if not shot_dir.is_dir():
-        raise InputError(shot_dir, "shot folder not found" if not shot_dir.exists() else "is not a folder")
-    plate = next((shot_dir / n for n in PLATE_NAMES if (shot_dir / n).exists()), None)
-    if plate is None:
-        raise InputError(shot_dir, "no input_video.mp4 (or input/ frame folder) in the shot folder")
-    mask = find_mask(shot_dir)
-    points = _find_points(shot_dir)
-    if mask is None and mask_required:
-        raise MaskError(shot_dir, "no quadmask_0.mp4 or trimask_quadmask.mp4 in the shot folder",
-                        "make one with VOID's mask pipeline, or click the object: a points.json "
-                        "beside the video, or --point X,Y[@FRAME] / --box X0,Y0,X1,Y1[@FRAME]")
-    return ShotInputs(plate=plate, mask=mask, prompt=_read_prompt(shot_dir / "prompt.json"),
-                      points=points)
-
-
-def _find_points(shot_dir: Path) -> Path | None:
-    if (shot_dir / "points.json").is_file():
-        return shot_dir / "points.json"
-    return next(iter(sorted(shot_dir.glob("*_points.json"))), None)
-
-
-def _read_prompt(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    try:
-        prompt = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(path, f"is not valid JSON ({err})") from None
-    if not isinstance(prompt, dict) or not isinstance(prompt.get("bg", ""), str):
-        raise InputError(path, 'expected {"bg": "<scene after removal>"}')
-    return prompt
+from void_core.pipeline.state import (
+    DEFAULT_START_FRAME, ProgressCallback, ShotRequest, ShotResult,
+)
+from void_core.vocabulary import EngineKind
 
 
 def check_shot_name(name: str) -> str:
-    if not _SAFE_NAME.match(name):
+    if not naming.is_shot_name(name):
         raise InputError(None, f"shot name {name!r} is not usable as a file name",
                          "use letters, digits, '.', '_' and '-'")
     return name
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file, or of a sequence folder's names and sizes.
-
-    Cached by (path, size, mtime): lineage identity and the EXR headers both need the plate's
-    digest, and hashing a large plate twice per shot is wasted I/O.
-    """
-    path = Path(path).resolve()
-    if not path.exists():  # a sequence pattern: no stamp to key a cache on, hash the listing
-        return _cached_digest.__wrapped__(path, None)
-    stat = path.stat()
-    return _cached_digest(path, (stat.st_size, stat.st_mtime_ns))
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_digest(path: Path, _stamp: tuple | None, chunk: int = 8 << 20) -> str:
-    digest = hashlib.sha256()
-    if path.is_file():
-        with path.open("rb") as handle:
-            while block := handle.read(chunk):
-                digest.update(block)
-        return "sha256:" + digest.hexdigest()
-    for item in sorted(path.parent.glob("*") if not path.is_dir() else path.iterdir()):
-        if item.is_file():
-            digest.update(f"{item.name}:{item.stat().st_size}\n".encode())
-    return "sha256-listing:" + digest.hexdigest()
 
 
 def _scan_mask(reader: QuadmaskReader, feather: Feather) -> tuple[Box, ...]:
@@ -184,7 +53,7 @@ def _scan_mask(reader: QuadmaskReader, feather: Feather) -> tuple[Box, ...]:
     return tuple(edit_box(quad).grown(margin, height, width) for quad in reader.frames())
 
 
-def _validate(plate: Plate, reader: QuadmaskReader) -> None:
+def validate_mask(plate: Plate, reader: QuadmaskReader) -> None:
     p, m = plate.info, reader.info
     if (p.width, p.height) != (m.width, m.height):
         raise MaskError(m.path, f"quadmask is {m.width}x{m.height}, the plate {p.path.name} is "
@@ -226,17 +95,14 @@ def _background(iterator: Iterator, depth: int = 4) -> Iterator:
         stop.set()
 
 
-def check_shot(request: ShotRequest) -> None:
-    """Validate a request without writing anything (name, plate, mask, engine names).
+def inpainter_for(request: ShotRequest):
+    """This process's instance of the request's inpainting engine."""
+    return shared_engine(EngineKind.INPAINT, request.engine, request.engine_settings)
 
-    Raises:
-        InputError / MediaError / MaskError / EngineNotFoundError: what `process_shot` would.
-    """
-    check_shot_name(request.name)
-    plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate)
-    _validate(plate, QuadmaskReader(request.inputs.mask))
-    create_inpainter(request.engine, **request.engine_settings)
-    create_refiner(request.refiner)
+
+def refiner_for(request: ShotRequest):
+    """This process's instance of the request's refiner (None for "none")."""
+    return shared_engine(EngineKind.REFINE, request.refiner, {})
 
 
 def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = None, *,
@@ -244,7 +110,7 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     """Remove the masked object from one shot and write its EXR plates.
 
     `engine` is a ready instance of `request.engine` to reuse (a model resident on a worker);
-    by default one is created from the request.
+    by default this process's shared instance.
 
     Raises:
         InputError / MediaError / MaskError: bad input, found before anything is written.
@@ -253,14 +119,15 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     name = check_shot_name(request.name)
     plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate)
     reader = QuadmaskReader(request.inputs.mask)
-    _validate(plate, reader)
-    engine = engine or create_inpainter(request.engine, **request.engine_settings)
-    refiner = create_refiner(request.refiner)
+    validate_mask(plate, reader)
+    engine = engine or inpainter_for(request)
+    engine.stats = InpaintStats()  # a shared engine reports on this shot only
+    refiner = refiner_for(request)
     feather = Feather.for_width(plate.info.width)
     boxes = _scan_mask(reader, feather)
-    first_frame = _first_frame(request, plate)
+    first_frame = first_output_frame(request.start_frame, plate.info.first_frame)
 
-    out_dir = request.out_root / name
+    out_dir = naming.exr_dir(request.out_root, name)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
     attributes = _lineage_attributes(request, plate, engine, refiner)
@@ -290,12 +157,14 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     )
 
 
-def _first_frame(request: ShotRequest, plate: Plate) -> int:
-    if request.start_frame is not None:
-        if request.start_frame < 0:
-            raise InputError(None, f"start frame {request.start_frame} is negative")
-        return request.start_frame
-    return plate.info.first_frame if plate.info.first_frame is not None else DEFAULT_START_FRAME
+def first_output_frame(start_frame: int | None, plate_first: int | None) -> int:
+    """The first EXR's frame number: `start_frame` if given, else an image sequence's own first
+    frame, else 1001."""
+    if start_frame is not None:
+        if start_frame < 0:
+            raise InputError(None, f"start frame {start_frame} is negative")
+        return start_frame
+    return plate_first if plate_first is not None else DEFAULT_START_FRAME
 
 
 def _lineage_attributes(request: ShotRequest, plate: Plate, engine, refiner) -> dict[str, str]:
@@ -385,7 +254,7 @@ class _FrameWriter:
         self._done = 0
 
     def path_for(self, index: int) -> Path:
-        return self.out_dir / f"{self.name}.{self.first_frame + index:04d}.exr"
+        return naming.exr_frame(self.out_dir, self.name, self.first_frame + index)
 
     def submit(self, index: int, rgb: np.ndarray, quad: np.ndarray) -> None:
         while len(self._inflight) >= 3:
@@ -426,7 +295,7 @@ class _FrameWriter:
 
 def summary_line(result: ShotResult) -> str:
     first, last = result.first_frame, result.last_frame
-    pattern = result.out_dir / f"{result.name}.{first:04d}-{last:04d}.exr"
+    pattern = naming.exr_range(result.out_dir, result.name, first, last)
     line = (f"{result.name}: {result.frames} frames {result.width}x{result.height} -> {pattern} "
             f"({result.engine}, {result.seconds:.1f} s, {result.seconds_per_frame:.2f} s/frame)")
     for note in result.notes:

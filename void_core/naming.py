@@ -1,0 +1,128 @@
+"""Every file and folder name void-farm writes or looks for, and the one sanitiser.
+
+    OUT/<shot>/<shot>.<frame>.exr          the clean plates (`exr_pattern`, `exr_frame`)
+    OUT/qc/<shot>_preview.mp4, _contact.png  QC (`qc_preview`, `qc_contact_sheet`)
+    OUT/.void-work/<shot>/                 a shot's work folder: prompt.json, points.json,
+                                           black_mask.mp4, vlm_analysis.json, quadmask_0.mp4,
+                                           affected_objects/, source/ (a staged clip)
+    OUT/void-farm-lineage.db               the run's lineage database (SQLite default)
+    OUT/<cutlist>.summary.json, .conformed.otio
+
+Names that come from outside (clip names, timeline names, shot folders) pass through
+`safe_component` before they become part of a path.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# In the order a cut list's clip name is tried against the media (editorial favours .mov).
+VIDEO_SUFFIXES = (".mov", ".mp4", ".mxf", ".mkv", ".m4v", ".avi", ".webm")
+
+# VOID's shot-folder layout.
+PLATE_VIDEO = "input_video.mp4"
+PLATE_FOLDERS = ("input", "plate")
+MASK_NAMES = ("quadmask_0.mp4", "trimask_quadmask.mp4")  # in the order VOID looks for them
+QUADMASK = MASK_NAMES[0]
+POINTS_JSON = "points.json"
+POINTS_GLOB = "*_points.json"  # VOID's own click files
+PROMPT_JSON = "prompt.json"
+
+# A shot's work folder.
+WORK_FOLDER = ".void-work"
+BLACK_MASK = "black_mask.mp4"
+ANALYSIS_JSON = "vlm_analysis.json"
+AFFECTED_MASKS = "affected_objects"  # the affected objects' masks, when the masker segments them
+STAGED_CLIP = "source"
+
+# Outputs.
+QC_FOLDER = "qc"
+LINEAGE_DB = "void-farm-lineage.db"
+SUMMARY_SUFFIX = ".summary.json"
+CONFORMED_SUFFIX = ".conformed.otio"
+
+MAX_COMPONENT = 64
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_SHOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def plate_names() -> tuple[str, ...]:
+    """What a VOID-layout folder may call its plate, in the order looked for."""
+    stem = Path(PLATE_VIDEO).stem
+    others = tuple(stem + suffix for suffix in VIDEO_SUFFIXES if stem + suffix != PLATE_VIDEO)
+    return (PLATE_VIDEO, *others, *PLATE_FOLDERS)
+
+
+def safe_component(text: str, fallback: str = "") -> str:
+    """`text` as one safe file-name component: ASCII letters, digits, '_' and '-' only (so no
+    separator, no '..', no control character), at most 64 characters, the same for the same
+    text; `fallback` when nothing usable is left."""
+    return _UNSAFE.sub("_", text).strip("_-")[:MAX_COMPONENT].strip("_-") or fallback
+
+
+def is_shot_name(name: str) -> bool:
+    """Whether `name` can name a shot's folder and files as given (no separator, no leading dot)."""
+    return bool(_SHOT_NAME.match(name)) and len(name) <= 255
+
+
+def work_dir(out_root: Path, shot: str) -> Path:
+    return Path(out_root) / WORK_FOLDER / shot
+
+
+def exr_dir(out_root: Path, shot: str) -> Path:
+    return Path(out_root) / shot
+
+
+def exr_pattern(out_root: Path, shot: str) -> Path:
+    """`OUT/sh010/sh010.####.exr`, as lineage records the sequence."""
+    return exr_dir(out_root, shot) / f"{shot}.####.exr"
+
+
+def exr_frame(out_dir: Path, shot: str, frame: int) -> Path:
+    return Path(out_dir) / f"{shot}.{frame:04d}.exr"
+
+
+def exr_range(out_dir: Path, shot: str, first: int, last: int) -> Path:
+    """`OUT/sh010/sh010.1001-1048.exr`, how a summary line names the frames."""
+    return Path(out_dir) / f"{shot}.{first:04d}-{last:04d}.exr"
+
+
+def qc_dir(out_root: Path) -> Path:
+    return Path(out_root) / QC_FOLDER
+
+
+def qc_preview(out_root: Path, shot: str) -> Path:
+    return qc_dir(out_root) / f"{shot}_preview.mp4"
+
+
+def qc_contact_sheet(out_root: Path, shot: str) -> Path:
+    return qc_dir(out_root) / f"{shot}_contact.png"
+
+
+def lineage_db(out_root: Path) -> Path:
+    return Path(out_root) / LINEAGE_DB
+
+
+def default_lineage_url(out_root: Path) -> str:
+    """A run's own SQLite lineage database, beside its outputs."""
+    return f"sqlite:///{lineage_db(out_root).resolve()}"
+
+
+def summary_file(out_root: Path, cutlist_name: str) -> Path:
+    return Path(out_root) / f"{safe_component(cutlist_name, 'cutlist')}{SUMMARY_SUFFIX}"
+
+
+def conformed_file(out_root: Path, cutlist_name: str) -> Path:
+    return Path(out_root) / f"{safe_component(cutlist_name, 'cutlist')}{CONFORMED_SUFFIX}"
+
+
+def lineage_db_beside(path: Path) -> Path | None:
+    """The run database of an output file: `OUT/sh010/sh010.1001.exr` -> `OUT/void-farm-lineage.db`
+    (also a file directly in OUT, e.g. a conformed OTIO, or OUT itself). None when there is none."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    for candidate in (folder.parent / LINEAGE_DB, folder / LINEAGE_DB):
+        if candidate.is_file():
+            return candidate
+    return None

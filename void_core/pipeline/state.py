@@ -1,0 +1,197 @@
+"""What travels through the pipeline: run settings, the shot plan, the shot's state, reports.
+
+All of it is small plain data (paths, digests, names), picklable, so an orchestrator can send
+it to another process or machine between stages; pixels never travel.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from void_core import naming
+from void_core.media.colour import Transfer
+from void_core.vocabulary import RunKind, Stage, StageStatus
+
+# Set by an orchestrator around a stage call, so stage runs point at their Prefect task run.
+ORCHESTRATOR_TASK_ID: ContextVar[str | None] = ContextVar("void_farm_task_run_id", default=None)
+DEFAULT_START_FRAME = 1001
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What every shot of a run shares; small and picklable (it travels to every worker)."""
+
+    run_id: str
+    cutlist: str
+    out_root: Path
+    db_url: str | None = None  # None: $VOID_FARM_DB, else OUT/void-farm-lineage.db
+    engine: str = "classical"
+    engine_settings: dict = field(default_factory=dict)
+    refiner: str = "flow"
+    masker: str = "classical"
+    masker_settings: dict = field(default_factory=dict)
+    analyzer: str = "heuristic"
+    analyzer_settings: dict = field(default_factory=dict)
+    compression: str = "zip"
+    force: bool = False
+    transfer: Transfer | None = None  # None: the plate's own tag, else sRGB
+    kind: RunKind = RunKind.CUTLIST
+    stages: tuple[Stage, ...] = tuple(Stage)  # `void-farm shot` leaves QC out
+
+    @property
+    def work_root(self) -> Path:
+        return self.out_root / naming.WORK_FOLDER
+
+    @property
+    def lineage_url(self) -> str:
+        from void_core.lineage import ENV_VAR
+
+        return self.db_url or os.environ.get(ENV_VAR) or naming.default_lineage_url(self.out_root)
+
+
+@dataclass(frozen=True)
+class ShotPlan:
+    """One shot to clean, as plain data: from a cut list (`from_spec`) or a shot folder."""
+
+    name: str
+    event: int
+    media: Path | None
+    media_problem: str | None
+    first_frame: int
+    frame_count: int
+    rate: Fraction
+    prompt: dict | list | None = None  # clicks, as points.json holds them
+    instruction: str = ""
+    bg: str | None = None
+    record_range: str | None = None
+    media_start: int | None = None  # the media's first frame in `first_frame`'s count, if known
+    shot_id: str | None = None  # the lineage row, set when the run starts the shot
+    quadmask: Path | None = None  # a quadmask the caller found; None: look beside the media
+    points: Path | None = None  # a clicks file the caller found (VOID's *_points.json ...)
+    clicks_win: bool = False  # clicks replace a quadmask found beside the media
+
+    @classmethod
+    def from_spec(cls, spec) -> ShotPlan:
+        """From a `void_core.cutlist.ShotSpec`."""
+        record = spec.to_json()["record_range"]
+        return cls(name=spec.name, event=spec.event,
+                   media=spec.media_path if spec.media_resolved else None,
+                   media_problem=None if spec.media_resolved else spec.media_hint,
+                   first_frame=spec.source_start_frame, frame_count=spec.frame_count,
+                   rate=spec.rate, prompt=spec.prompt, instruction="; ".join(spec.instructions),
+                   bg=spec.bg, record_range=f"{record['start_tc']}-{record['end_tc']}",
+                   media_start=spec.media_start_frame)
+
+    @property
+    def last_frame(self) -> int:
+        return self.first_frame + self.frame_count - 1
+
+
+@dataclass(frozen=True)
+class ShotResult:
+    """What the frame loop did: how many frames, how fast, what the engine said."""
+
+    name: str
+    out_dir: Path
+    frames: int
+    first_frame: int
+    width: int
+    height: int
+    engine: str
+    seconds: float
+    timings: dict[str, float]
+    spatial_share: float
+    notes: list[str]
+
+    @property
+    def last_frame(self) -> int:
+        return self.first_frame + self.frames - 1
+
+    @property
+    def seconds_per_frame(self) -> float:
+        return self.seconds / self.frames if self.frames else 0.0
+
+
+@dataclass(frozen=True)
+class StageReport:
+    stage: Stage
+    status: StageStatus  # succeeded, skipped (identical result on disk), provided
+    seconds: float
+    engine: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShotState:
+    """Where a shot is: its plan and the files its stages produced so far."""
+
+    plan: ShotPlan
+    plate: Path | None = None
+    plate_digest: str | None = None
+    points: Path | None = None
+    black_mask: Path | None = None
+    analysis: Path | None = None
+    quadmask: Path | None = None
+    exr_dir: Path | None = None
+    frames: int = 0
+    preview: Path | None = None
+    contact_sheet: Path | None = None
+    reports: tuple[StageReport, ...] = ()
+    result: ShotResult | None = None  # the frame loop's, when this process ran it
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    def report(self, stage: str) -> StageReport | None:
+        return next((r for r in self.reports if r.stage == stage), None)
+
+    def with_report(self, report: StageReport, **changes) -> ShotState:
+        return replace(self, reports=self.reports + (report,), **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        def plain(value):
+            return str(value) if isinstance(value, (Path, Fraction)) else value
+        data = {k: plain(v) for k, v in asdict(self).items()
+                if k not in ("plan", "reports", "result")}
+        data["reports"] = [asdict(r) for r in self.reports]
+        return data
+
+
+@dataclass(frozen=True)
+class ShotInputs:
+    """The files of one shot. `mask` is None when the folder has clicks but no quadmask yet."""
+
+    plate: Path
+    mask: Path | None
+    prompt: dict
+    points: Path | None = None
+
+
+@dataclass(frozen=True)
+class ShotRequest:
+    """Everything the frame loop needs; frozen so it can be recorded as is."""
+
+    inputs: ShotInputs
+    out_root: Path
+    name: str
+    start_frame: int | None = None
+    engine: str = "classical"
+    engine_settings: dict = field(default_factory=dict)
+    refiner: str = "flow"
+    compression: str = "zip"
+    transfer: Transfer | None = None
+    rate: Fraction | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def work_dir(settings: RunSettings, plan: ShotPlan) -> Path:
+    return naming.work_dir(settings.out_root, plan.name)
