@@ -7,7 +7,7 @@ STAMP := $(VENV)/.void-farm-installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test test-slow test-all bench clean
 
 install: $(STAMP)
 
@@ -23,9 +23,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/void-farm demo --out demo_out
 
-# `make test` leaves out the tests marked slow (the flow end to end on a real Ray); CI runs all.
+# `make test` leaves out the tests marked slow (the flow end to end on a real Ray);
+# CI (.ci/run) runs `make test`, then `make test-slow`.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m 'slow or not slow'
