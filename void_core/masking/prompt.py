@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from void_core.errors import InputError
+from void_core.imaging import bbox
+from void_core.progress import ProgressCallback  # noqa: F401  (re-exported: engines import it here)
 
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
-ProgressCallback = Callable[[int, int], None]  # (frames done, frames in total)
 
 _NO_PROMPT_HINT = ("put a points.json beside the video ({\"frame\": 0, \"points\": [[x, y]], "
                    "\"labels\": [1]}), or pass --point X,Y[@FRAME] or --box X0,Y0,X1,Y1[@FRAME], "
@@ -64,6 +67,11 @@ class FrameStats:
     index: int
     area: int
     bbox: tuple[int, int, int, int] | None
+
+    @classmethod
+    def of(cls, index: int, mask: np.ndarray) -> FrameStats:
+        area = int(mask.sum())
+        return cls(index, area, bbox(mask) if area else None)
 
 
 @dataclass

@@ -53,6 +53,7 @@ from void_core.masking.prompt import (ClickPrompt, FrameStats, ProgressCallback,
                                       validate_prompts)
 from void_core.media.encode import MaskVideoWriter
 from void_core.media.plate import Plate
+from void_core.progress import Progress
 
 OBJECT, BACKGROUND = 0, 255
 DEFAULT_CONFIG = "configs/sam2.1/sam2.1_hiera_l.yaml"
@@ -237,7 +238,7 @@ class Sam2Segmenter:
         checked = [validate_prompts(prompts, info.width, info.height, info.frame_count,
                                     source=info.path) for prompts in objects]
         started = time.perf_counter()
-        progress = _Progress(on_progress, 2 * info.frame_count)
+        progress = Progress(on_progress, 2 * info.frame_count)
         with self._lock, tempfile.TemporaryDirectory(prefix="void-sam2-") as spill:
             predictor = self.load()
             frames = _ModelFrames.from_plate(plate, predictor.image_size,
@@ -248,7 +249,7 @@ class Sam2Segmenter:
                     tracker.add(obj_id, prompts, info.width, info.height)
                 for index, logits in tracker.frames_in_order():
                     write(index, _plate_masks(logits, info.width, info.height))
-                    progress.step()
+                    progress.advance()
         seconds = time.perf_counter() - started
         first = min(prompt.frame for prompts in checked for prompt in prompts)
         return [f"sam2 {self.config} at {predictor.image_size}px on {self._device()} "
@@ -415,7 +416,7 @@ class _ModelFrames:
 
     @classmethod
     def from_plate(cls, plate: Plate, size: int, resident: int, spill_dir: Path,
-                   progress: _Progress) -> _ModelFrames:
+                   progress: Progress) -> _ModelFrames:
         info = plate.info
         if info.frame_count == 0:
             raise MaskError(info.path, "the plate has no frames to mask")
@@ -426,7 +427,7 @@ class _ModelFrames:
                 break
             frames._pixels[index] = _model_rgb(plate.display(raw), size)
             count += 1
-            progress.step()
+            progress.advance()
         if count < info.frame_count:
             raise MediaError(info.path, f"decoded {count} frames, the plate says "
                                         f"{info.frame_count}")
@@ -607,7 +608,7 @@ class _MaskWriters:
 
     def write(self, index: int, masks: Sequence[np.ndarray]) -> None:
         for writer, stats, mask in zip(self._writers, self._stats, masks, strict=True):
-            stats.append(_frame_stats(index, mask))
+            stats.append(FrameStats.of(index, mask))
             writer.write(np.where(mask, OBJECT, BACKGROUND).astype(np.uint8))
 
     @property
@@ -618,20 +619,3 @@ class _MaskWriters:
                              for path, stats in zip(self.paths, self._stats)]
         return self._results
 
-
-def _frame_stats(index: int, mask: np.ndarray) -> FrameStats:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return FrameStats(index, 0, None)
-    bbox = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-    return FrameStats(index, int(mask.sum()), bbox)
-
-
-class _Progress:
-    def __init__(self, callback: ProgressCallback | None, total: int):
-        self.callback, self.total, self.done = callback, total, 0
-
-    def step(self) -> None:
-        self.done += 1
-        if self.callback is not None:
-            self.callback(self.done, self.total)

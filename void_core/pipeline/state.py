@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
@@ -17,12 +16,12 @@ from typing import Any
 
 from void_core import naming
 from void_core.media.colour import Transfer
+from void_core.progress import ProgressCallback  # noqa: F401  (re-exported for the stages)
 from void_core.vocabulary import RunKind, Stage, StageStatus
 
 # Set by an orchestrator around a stage call, so stage runs point at their Prefect task run.
 ORCHESTRATOR_TASK_ID: ContextVar[str | None] = ContextVar("void_farm_task_run_id", default=None)
 DEFAULT_START_FRAME = 1001
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

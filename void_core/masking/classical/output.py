@@ -36,7 +36,7 @@ def write_masks(plate: Plate, store: FrameStore, geometry: Geometry, out_path: P
                 full = _upsample(small, plate, next(frames), geometry)
             else:
                 full = small
-            stats.append(_frame_stats(index, full))
+            stats.append(FrameStats.of(index, full))
             progress.advance(WRITE_SHARE)
             yield np.where(full, OBJECT, BACKGROUND).astype(np.uint8)
 
@@ -69,11 +69,3 @@ def _guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: floa
     a = cov_ip / (var_i + eps)
     b = mean_p - a * mean_i
     return mean(a) * guide + mean(b)
-
-
-def _frame_stats(index: int, mask: np.ndarray) -> FrameStats:
-    area = int(mask.sum())
-    if not area:
-        return FrameStats(index, 0, None)
-    return FrameStats(index, area, bbox(mask))
-
