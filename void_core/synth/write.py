@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from void_core import naming
 from void_core.errors import MaskError
 from void_core.media.encode import MaskVideoWriter, VideoWriter
 from void_core.synth.plan import Body, ScenePlan, plan_scene
@@ -28,8 +29,7 @@ from void_core.synth.render import SceneFrame, render_scene
 from void_core.synth.spec import SceneSpec
 from void_core.synth.sprites import shape_area
 
-VIDEO_NAME = "input_video.mp4"
-VOID_MASK_NAMES = ("quadmask_0.mp4", "trimask_quadmask.mp4")
+VIDEO_NAME = naming.PLATE_VIDEO
 TARGET_DIR = "target"
 QUADMASK_VALUES = (0, 63, 127, 255)
 VIDEO_CRF = 10
@@ -59,7 +59,7 @@ class SceneInfo:
 
 
 def write_scene(spec: SceneSpec, out_dir: str | Path, *,
-                mask_name: str = "quadmask_0.mp4", lossless: bool = False) -> SceneInfo:
+                mask_name: str = naming.QUADMASK, lossless: bool = False) -> SceneInfo:
     """Render `spec` and write it into `out_dir` in VOID's layout (see the module docstring).
 
     `lossless=True` stores the plate as 4:4:4 H.264 at qp 0 (only the RGB<->YUV rounding is
@@ -88,8 +88,8 @@ def write_scene(spec: SceneSpec, out_dir: str | Path, *,
         raise RuntimeError(f"scene {spec.name!r}: the click {plan.click} on frame "
                            f"{plan.click_frame} is not on the object "
                            f"(alpha {tally.click_alpha:.2f})")
-    _write_json(out_dir / "prompt.json", {"bg": plan.prompt})
-    _write_json(out_dir / "points.json", {"frame": plan.click_frame,
+    _write_json(out_dir / naming.PROMPT_JSON, {"bg": plan.prompt})
+    _write_json(out_dir / naming.POINTS_JSON, {"frame": plan.click_frame,
                                           "points": [list(plan.click)], "labels": [1]})
     counts = {v: int(tally.counts[v]) for v in QUADMASK_VALUES}
     info = SceneInfo(out_dir, spec, spec.frames, spec.fps, out_dir / VIDEO_NAME,
@@ -192,7 +192,7 @@ def _drop_stale_files(out_dir: Path, frames: int, mask_name: str) -> None:
     for path in (out_dir / TARGET_DIR).glob("[0-9][0-9][0-9][0-9].png"):
         if int(path.stem) >= frames:
             path.unlink()
-    for name in VOID_MASK_NAMES:
+    for name in naming.MASK_NAMES:
         if name != mask_name:
             (out_dir / name).unlink(missing_ok=True)
 
