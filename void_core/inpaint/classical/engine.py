@@ -165,14 +165,16 @@ class ClassicalInpainter:
             return None
         h, w = extent.y1 - extent.y0, extent.x1 - extent.x0
         sightings = SightingBuffer((h, w), self._slots(extent))
+        affected = np.zeros((h, w), bool)
         grain = []
         for frame in shot.stream():
-            sigma = self._add_sightings(shot, track, frame, extent, sightings)
+            sigma = self._add_sightings(shot, track, frame, extent, sightings, affected)
             if sigma is not None:
                 grain.append(sigma)
         self.grain = np.median(grain, axis=0) if grain else None
         seen = sightings.kept > 0
-        background = sightings.estimate(_CHANGE)
+        affected = quadmask.dilate(affected, shot.feather.band) if affected.any() else affected
+        background = sightings.estimate(_CHANGE, affected)
         del sightings
         if not seen.any():
             return _Canvas(extent.x0, extent.y0, background, seen)
@@ -191,8 +193,9 @@ class ClassicalInpainter:
         return Box(max(0, box.y0), min(shot.height, box.y1), max(0, box.x0), min(shot.width, box.x1))
 
     def _add_sightings(self, shot: ShotFrames, track: MotionTrack, frame: Frame, extent: Box,
-                       sightings: SightingBuffer) -> np.ndarray | None:
-        """Offer the frame's visible background to the canvas; return its grain estimate."""
+                       sightings: SightingBuffer, affected: np.ndarray) -> np.ndarray | None:
+        """Offer the frame's visible background to the canvas, mark where the frame has an
+        affected region (`affected`, in place), and return the frame's grain estimate."""
         crop = self._source_crop(shot, track, frame.index, extent)
         if crop.empty:
             return None
@@ -201,18 +204,22 @@ class ClassicalInpainter:
         inner = (slice(crop.y0 - rows.start, crop.y1 - rows.start),
                  slice(crop.x0 - cols.start, crop.x1 - cols.start))
         visible = ~hole_context[inner]
+        touched = quadmask.affected(frame.quad[crop.slices])
         pixels = shot.to_display(frame.raw[crop.slices])
         to_canvas = _translation(-extent.x0, -extent.y0) @ track.to_ref[frame.index] \
             @ _translation(crop.x0, crop.y0)
         h, w = sightings.shape
         if _is_integer_shift(to_canvas):
             seen, warped_valid = _place(pixels, visible, to_canvas, (h, w))
+            affected |= _place(pixels, touched, to_canvas, (h, w))[1]
         else:
             seen = cv2.warpPerspective(pixels, to_canvas, (w, h), flags=self.interpolation)
             warped_valid = cv2.warpPerspective(visible.astype(np.uint8), to_canvas, (w, h),
                                                flags=cv2.INTER_NEAREST) > 0
             # Drop pixels whose bicubic sample touched the frame edge or the hole.
             warped_valid = cv2.erode(warped_valid.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            affected |= cv2.warpPerspective(touched.astype(np.uint8), to_canvas, (w, h),
+                                            flags=cv2.INTER_NEAREST) > 0
         sightings.add(seen, warped_valid)
         return grain_sigma(pixels, visible)
 

@@ -49,30 +49,32 @@ class SightingBuffer:
         self.kept[ys, xs] = half
         self.stride[ys, xs] *= 2
 
-    def estimate(self, change: float) -> np.ndarray:
+    def estimate(self, change: float, affected: np.ndarray) -> np.ndarray:
         """The per-pixel robust background, (h, w, 3) float32 (zeros where never seen).
 
-        The median of all kept sightings; but where the median of the earliest third differs
-        from that of the latest third by more than `change` (a pixel that changed state: a
-        pushed object left, a shadow fell), the median of the earliest third: the scene before
-        the removed object touched it.
+        The median of all kept sightings; but on `affected` pixels (some frame marks them as
+        changed by the removed object) whose earliest third of sightings differs from the latest
+        third by more than `change` (a pushed object left, a shadow fell), the median of the
+        earliest third: the scene before the removed object touched it.
         """
         h, w = self.shape
         out = np.zeros((h, w, 3), np.float32)
         for y0 in range(0, h, _ROWS_PER_CHUNK):
             rows = slice(y0, min(h, y0 + _ROWS_PER_CHUNK))
-            out[rows] = _estimate_chunk(self.values[:, rows].astype(np.float32), self.kept[rows], change)
+            out[rows] = _estimate_chunk(self.values[:, rows].astype(np.float32), self.kept[rows],
+                                        change, affected[rows])
         return out
 
 
-def _estimate_chunk(values: np.ndarray, kept: np.ndarray, change: float) -> np.ndarray:
+def _estimate_chunk(values: np.ndarray, kept: np.ndarray, change: float,
+                    affected: np.ndarray) -> np.ndarray:
     slots = values.shape[0]
     order = np.arange(slots)[:, None, None]
     third = np.maximum(1, (kept + 2) // 3)
     everything = _masked_median(values, order < kept)
     early = _masked_median(values, order < third)
     late = _masked_median(values, (order >= kept - third) & (order < kept))
-    changed = np.abs(early - late).max(axis=-1) > change
+    changed = affected & (np.abs(early - late).max(axis=-1) > change)
     return np.where(changed[..., None], early, everything)
 
 
