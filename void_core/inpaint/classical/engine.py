@@ -45,6 +45,7 @@ from void_core.motion import MotionTrack, MotionTracker
 _SIGHTING_BYTES = 192 << 20  # sightings buffer budget; fewer slots per pixel on huge canvases
 _MIN_SLOTS = 6
 _CHANGE = 0.08
+_GRAIN_SAMPLES = 8  # frames the grain is measured on (it does not change within a shot)
 _GUARD = 2  # px beyond the mask whose plate values are not trusted (edge halo, compression)  # display units: early and late sightings this far apart = the pixel changed state
 
 
@@ -76,8 +77,8 @@ class ClassicalInpainter:
 
     def __init__(self, observations: int = 32, spatial_radius: int = 5, match_tone: bool = True,
                  regrain: bool = False, patch_size: int = 7, texture: float = 0.0):
-        if observations < 2:
-            raise ValueError("observations must be >= 2")
+        if observations < 1:
+            raise ValueError("observations must be >= 1")
         if patch_size < 3 or patch_size % 2 == 0:
             raise ValueError("patch_size must be an odd number >= 3")
         if not 0.0 <= texture <= 1.0:
@@ -240,6 +241,8 @@ class ClassicalInpainter:
             affected |= cv2.warpPerspective(touched.astype(np.uint8), to_canvas, (w, h),
                                             flags=cv2.INTER_NEAREST) > 0
         sightings.add(seen, warped_valid)
+        if frame.index % max(1, shot.frame_count // _GRAIN_SAMPLES):
+            return None
         return grain_sigma(pixels, visible)
 
     # --- pass 3: fill ----------------------------------------------------------------------
