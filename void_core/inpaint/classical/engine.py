@@ -1,5 +1,5 @@
 """The classical inpainter: a robust clean background in the camera's reference space, completed
-once by exemplar patches, mapped to each frame's exposure and joined in the gradient domain.
+once where no frame saw it, mapped to each frame's exposure and joined in the gradient domain.
 
 Three streaming passes over the shot:
 
@@ -10,15 +10,20 @@ Three streaming passes over the shot:
    filling, plus a margin of context. Each canvas pixel keeps an even sample of all its
    sightings (`SightingBuffer`); the background is their median, or, where a pixel changed
    state during the shot, the median of its early sightings (an affected region is restored to
-   how it was before the removed object touched it). What no frame showed is completed once,
-   on the canvas, by multi-scale PatchMatch from the seen background (`patchfill`).
+   how it was before the removed object touched it; the rest of a pixel's history is
+   outvoted, so water and passing light do not smear in). What no frame showed is completed
+   once, on the canvas: a harmonic membrane from the seen background, plus `texture` of the
+   multi-scale PatchMatch completion (`patchfill`; 0 by default, see `_complete`).
 3. **Fill.** Each frame's edit box is sampled from the completed canvas through its homography,
    mapped to the frame's exposure and white balance (gain and offset per channel fitted on the
-   visible pixels around the hole), and joined to the frame by a membrane correction measured
-   on the ring around the hole (`blend`). Optionally the plate's grain is laid back (`grain`).
+   visible pixels around the hole). Where the hole's background was never seen, the completion
+   is re-solved from this frame's own pixels around the mask (a membrane, `blend`), so it
+   meets the frame without a step and follows a moving surface. Optionally the plate's grain
+   is laid back (`grain`).
 
 A static hole on a locked-off camera gets the same canvas pixels in every frame: only the
-exposure fit and the join can vary, and they vary with the frame itself.
+exposure fit and the join can vary, and they vary with the frame itself. Fills are marked
+stable (`Fill.unstable` all False): nothing is invented per frame for a refiner to calm.
 
 Memory: the canvas (at most `slots` float16 sightings per pixel of the union of edit regions in
 frame-0 space, fewer for very large regions) plus one frame at a time.
