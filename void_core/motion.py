@@ -129,6 +129,27 @@ def _displacement(transform: np.ndarray, shape: tuple[int, int]) -> float:
     return float(np.linalg.norm(cv2.perspectiveTransform(centre, transform)[0, 0] - centre[0, 0]))
 
 
+def _explains_no_better(step: np.ndarray, key: np.ndarray, grey: np.ndarray, valid: np.ndarray) -> bool:
+    """True when `grey` matches `key` at least as well unmoved as moved by `step`.
+
+    Corner tracks on moving content (water, reflections, foliage) can agree on a motion the
+    camera did not make; the photometric error over the whole background cannot be fooled that
+    way: on a locked-off shot the still parts line up only without the motion.
+    """
+    if np.allclose(step, np.eye(3)):
+        return False
+    size = (grey.shape[1], grey.shape[0])
+    moved = cv2.warpPerspective(grey, step, size, flags=cv2.INTER_LINEAR)
+    inside = cv2.warpPerspective(np.ones_like(valid), step, size, flags=cv2.INTER_NEAREST) > 0
+    usable = (valid > 0) & inside
+    if usable.sum() < 0.25 * usable.size:
+        return False
+    key_f, grey_f, moved_f = (a.astype(np.float32) for a in (key, grey, moved))
+    still_error = float(np.mean(np.abs(grey_f - key_f)[usable]))
+    moved_error = float(np.mean(np.abs(moved_f - key_f)[usable]))
+    return still_error <= moved_error
+
+
 class MotionTracker:
     """Feeds frames one at a time and builds the shot's `MotionTrack`."""
 
@@ -175,6 +196,8 @@ class MotionTracker:
         if step is None:
             self.untracked_frames += 1
             return self._previous[2]
+        if _explains_no_better(step, key_grey, grey, valid & key_valid):
+            step = np.eye(3)
         return key_to_ref @ scale_homography(step, self.scale)
 
     def track(self) -> MotionTrack:

@@ -1,0 +1,362 @@
+"""The classical inpainter: a robust clean background in the camera's reference space, completed
+once where no frame saw it, mapped to each frame's exposure and joined in the gradient domain.
+
+Three streaming passes over the shot:
+
+1. **Motion.** Camera homographies between consecutive frames, measured on the background
+   (`void_core.motion`), chained into frame 0's coordinates.
+2. **Background.** Every frame's visible background (pixels outside its dilated edit region) is
+   warped into frame 0's coordinates and offered to a canvas that covers where some frame needs
+   filling, plus a margin of context. Each canvas pixel keeps an even sample of all its
+   sightings (`SightingBuffer`); the background is their median, or, where a pixel changed
+   state during the shot, the median of its early sightings (an affected region is restored to
+   how it was before the removed object touched it; the rest of a pixel's history is
+   outvoted, so water and passing light do not smear in). What no frame showed is completed
+   once, on the canvas: a harmonic membrane from the seen background, plus `texture` of the
+   multi-scale PatchMatch completion (`patchfill`; 0 by default, see `_complete`).
+3. **Fill.** Each frame's edit box is sampled from the completed canvas through its homography,
+   mapped to the frame's exposure and white balance (gain and offset per channel fitted on the
+   visible pixels around the hole). Where the hole's background was never seen, the completion
+   is re-solved from this frame's own pixels around the mask (a membrane, `blend`), so it
+   meets the frame without a step and follows a moving surface. Optionally the plate's grain
+   is laid back (`grain`).
+
+A static hole on a locked-off camera gets the same canvas pixels in every frame: only the
+exposure fit and the join can vary, and they vary with the frame itself. Fills are marked
+stable (`Fill.unstable` all False): nothing is invented per frame for a refiner to calm.
+
+Memory: the canvas (at most `slots` float16 sightings per pixel of the union of edit regions in
+frame-0 space, fewer for very large regions) plus one frame at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from void_core import quadmask
+from void_core.composite import Box
+from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames
+from void_core.inpaint.classical.blend import membrane
+from void_core.inpaint.classical.exposure import Exposure, fit_exposure
+from void_core.inpaint.classical.grain import grain_sigma, regrain
+from void_core.inpaint.classical.patchfill import fill_patches
+from void_core.inpaint.classical.sightings import SightingBuffer
+from void_core.motion import MotionTrack, MotionTracker
+
+_SIGHTING_BYTES = 192 << 20  # sightings buffer budget; fewer slots per pixel on huge canvases
+_MIN_SLOTS = 6
+_CHANGE = 0.08
+_GRAIN_SAMPLES = 8  # frames the grain is measured on (it does not change within a shot)
+_GUARD = 2  # px beyond the mask whose plate values are not trusted (edge halo, compression)  # display units: early and late sightings this far apart = the pixel changed state
+
+
+def _translation(dx: float, dy: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+
+
+@dataclass
+class _Canvas:
+    """The completed background over a rectangle of frame-0 space."""
+
+    x0: int
+    y0: int
+    background: np.ndarray  # (h, w, 3) float32 display values
+    seen: np.ndarray  # (h, w) bool: some frame showed this pixel (else completed spatially)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.seen.shape
+
+    def from_frame(self, to_ref: np.ndarray, crop: Box) -> np.ndarray:
+        """Map (crop-of-frame pixel coordinates) -> canvas pixel coordinates."""
+        return _translation(-self.x0, -self.y0) @ to_ref @ _translation(crop.x0, crop.y0)
+
+
+class ClassicalInpainter:
+    name = "classical"
+    version = "0.3.0"
+
+    def __init__(self, observations: int = 32, spatial_radius: int = 5, match_tone: bool = True,
+                 regrain: bool = False, patch_size: int = 7, texture: float = 0.0):
+        if observations < 1:
+            raise ValueError("observations must be >= 1")
+        if patch_size < 3 or patch_size % 2 == 0:
+            raise ValueError("patch_size must be an odd number >= 3")
+        if not 0.0 <= texture <= 1.0:
+            raise ValueError("texture must be in [0, 1]")
+        self.observations = observations
+        self.spatial_radius = spatial_radius
+        self.match_tone = match_tone
+        self.regrain = regrain
+        self.patch_size = patch_size
+        self.texture = texture
+        self.stats = InpaintStats()
+        self.track: MotionTrack | None = None
+        self.grain: np.ndarray | None = None
+        # Bicubic: the background is resampled twice (frame -> canvas -> frame) on moving shots,
+        # and bilinear blurs fine texture (mortar lines, grain) measurably.
+        self.interpolation = cv2.INTER_CUBIC
+
+    def settings(self) -> dict:
+        return {"observations": self.observations, "spatial_radius": self.spatial_radius,
+                "match_tone": self.match_tone, "regrain": self.regrain,
+                "patch_size": self.patch_size, "texture": self.texture}
+
+    def resources(self) -> dict:
+        return {"num_cpus": 1}
+
+    def inpaint(self, shot: ShotFrames) -> Iterator[Fill]:
+        if all(box.empty for box in shot.boxes):
+            for frame in shot.stream():
+                yield Fill(frame, shot.boxes[frame.index], None)
+            return
+        self.track = self._measure_motion(shot)
+        canvas = self._background(shot, self.track)
+        for frame in shot.stream():
+            box = shot.boxes[frame.index]
+            if box.empty:
+                yield Fill(frame, box, None)
+            else:
+                display, spatial = self._fill(shot, frame, box, canvas)
+                yield Fill(frame, box, display, unstable=np.zeros_like(spatial))
+
+    # --- pass 1: camera motion ---------------------------------------------------------
+
+    def _measure_motion(self, shot: ShotFrames) -> MotionTrack:
+        tracker = MotionTracker(shot.width, shot.height)
+        size = tracker.analysis_size()
+        grow = int(np.ceil((shot.feather.band + 4) * tracker.scale))
+        for frame in shot.stream():
+            # Downscale first: the tracker works at analysis size anyway.
+            raw = frame.raw.astype(np.float32) if frame.raw.dtype == np.float16 else frame.raw
+            small = shot.to_display(cv2.resize(raw, size, interpolation=cv2.INTER_AREA))
+            edit = cv2.resize(quadmask.to_edit(frame.quad).astype(np.uint8), size,
+                              interpolation=cv2.INTER_AREA) > 0
+            background = ~quadmask.dilate(edit, grow) if edit.any() else np.ones_like(edit)
+            tracker.add(small, background)
+        if tracker.untracked_frames:
+            self.stats.notes.append(
+                f"camera motion could not be measured on {tracker.untracked_frames} frame(s); "
+                "assumed still")
+        return tracker.track()
+
+    # --- pass 2: background canvas -------------------------------------------------------
+
+    def _canvas_extent(self, shot: ShotFrames, track: MotionTrack) -> Box | None:
+        xs, ys = [], []
+        for index, box in enumerate(shot.boxes):
+            if box.empty:
+                continue
+            corners = np.array([[[box.x0, box.y0], [box.x1, box.y0],
+                                 [box.x0, box.y1], [box.x1, box.y1]]], np.float64)
+            mapped = cv2.perspectiveTransform(corners, track.to_ref[index])[0]
+            xs.extend(mapped[:, 0])
+            ys.extend(mapped[:, 1])
+        if not xs:
+            return None
+        # Context for the patch fill: sources around the hole, not only the composite band.
+        margin = int(np.clip(0.25 * max(max(xs) - min(xs), max(ys) - min(ys)), 16, 256))
+        return Box(int(np.floor(min(ys))) - margin, int(np.ceil(max(ys))) + margin,
+                   int(np.floor(min(xs))) - margin, int(np.ceil(max(xs))) + margin)
+
+    def _slots(self, extent: Box) -> int:
+        area = (extent.y1 - extent.y0) * (extent.x1 - extent.x0)
+        affordable = _SIGHTING_BYTES // max(1, area * 3 * 2)
+        slots = int(np.clip(affordable, _MIN_SLOTS, max(self.observations, _MIN_SLOTS)))
+        return slots - slots % 2
+
+    def _background(self, shot: ShotFrames, track: MotionTrack) -> _Canvas | None:
+        extent = self._canvas_extent(shot, track)
+        if extent is None:
+            return None
+        h, w = extent.y1 - extent.y0, extent.x1 - extent.x0
+        sightings = SightingBuffer((h, w), self._slots(extent))
+        affected = np.zeros((h, w), bool)
+        grain = []
+        for frame in shot.stream():
+            sigma = self._add_sightings(shot, track, frame, extent, sightings, affected)
+            if sigma is not None:
+                grain.append(sigma)
+        self.grain = np.median(grain, axis=0) if grain else None
+        seen = sightings.kept > 0
+        affected = quadmask.dilate(affected, shot.feather.band) if affected.any() else affected
+        background = sightings.estimate(_CHANGE, affected)
+        del sightings
+        if not seen.any():
+            return _Canvas(extent.x0, extent.y0, background, seen)
+        if not seen.all():
+            background = self._complete(background, seen)
+        return _Canvas(extent.x0, extent.y0, background, seen)
+
+    def _complete(self, background: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """What no frame showed: the harmonic (membrane) interpolation of the seen background,
+        plus `texture` of the exemplar fill's departure from it.
+
+        Measured on the real-footage holes: an unseen region's texture is rarely predictable, and
+        a copied texture in the wrong phase costs 1-3 dB against the smooth fill (twice the
+        texture's variance instead of once); the harmonic fill has no streaks or rims, and per
+        frame the join re-solves it from that frame's ring (dynamic backgrounds)."""
+        smooth = membrane(background, seen, ~seen, smoothing=1.0)
+        completed = np.where(seen[..., None], background, smooth)
+        if self.texture > 0:
+            patches = fill_patches(background, seen, patch=self.patch_size)
+            completed += self.texture * (patches - completed)
+        return completed.astype(np.float32)
+
+    def _source_crop(self, shot: ShotFrames, track: MotionTrack, index: int, extent: Box) -> Box:
+        """The part of frame `index` that lands on the canvas."""
+        h, w = extent.y1 - extent.y0, extent.x1 - extent.x0
+        corners = np.array([[[0, 0], [w, 0], [0, h], [w, h]]], np.float64)
+        to_frame = np.linalg.inv(track.to_ref[index]) @ _translation(extent.x0, extent.y0)
+        mapped = cv2.perspectiveTransform(corners, to_frame)[0]
+        box = Box(int(np.floor(mapped[:, 1].min())) - 2, int(np.ceil(mapped[:, 1].max())) + 2,
+                  int(np.floor(mapped[:, 0].min())) - 2, int(np.ceil(mapped[:, 0].max())) + 2)
+        return Box(max(0, box.y0), min(shot.height, box.y1), max(0, box.x0), min(shot.width, box.x1))
+
+    def _add_sightings(self, shot: ShotFrames, track: MotionTrack, frame: Frame, extent: Box,
+                       sightings: SightingBuffer, affected: np.ndarray) -> np.ndarray | None:
+        """Offer the frame's visible background to the canvas, mark where the frame has an
+        affected region (`affected`, in place), and return the frame's grain estimate."""
+        crop = self._source_crop(shot, track, frame.index, extent)
+        if crop.empty:
+            return None
+        rows, cols = crop.grown(shot.feather.band, shot.height, shot.width).slices
+        hole_context = shot.feather.hole(frame.quad[rows, cols])
+        inner = (slice(crop.y0 - rows.start, crop.y1 - rows.start),
+                 slice(crop.x0 - cols.start, crop.x1 - cols.start))
+        visible = ~hole_context[inner]
+        touched = quadmask.affected(frame.quad[crop.slices])
+        pixels = shot.to_display(frame.raw[crop.slices])
+        to_canvas = _translation(-extent.x0, -extent.y0) @ track.to_ref[frame.index] \
+            @ _translation(crop.x0, crop.y0)
+        h, w = sightings.shape
+        if _is_integer_shift(to_canvas):
+            seen, warped_valid = _place(pixels, visible, to_canvas, (h, w))
+            affected |= _place(pixels, touched, to_canvas, (h, w))[1]
+        else:
+            seen = cv2.warpPerspective(pixels, to_canvas, (w, h), flags=self.interpolation)
+            warped_valid = cv2.warpPerspective(visible.astype(np.uint8), to_canvas, (w, h),
+                                               flags=cv2.INTER_NEAREST) > 0
+            # Drop pixels whose bicubic sample touched the frame edge or the hole.
+            warped_valid = cv2.erode(warped_valid.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            affected |= cv2.warpPerspective(touched.astype(np.uint8), to_canvas, (w, h),
+                                            flags=cv2.INTER_NEAREST) > 0
+        sightings.add(seen, warped_valid)
+        if frame.index % max(1, shot.frame_count // _GRAIN_SAMPLES):
+            return None
+        return grain_sigma(pixels, visible)
+
+    # --- pass 3: fill ----------------------------------------------------------------------
+
+    def _fill(self, shot: ShotFrames, frame: Frame, box: Box,
+              canvas: _Canvas | None) -> tuple[np.ndarray, np.ndarray]:
+        """The box's display fill, and which of its pixels were completed spatially."""
+        quad = frame.quad[box.slices]
+        alpha = shot.feather.alpha(quad)
+        hole = alpha > 0
+        plate = shot.to_display(frame.raw[box.slices])
+        if canvas is None:
+            sampled, defined, seen = plate, np.zeros(hole.shape, bool), np.zeros(hole.shape, bool)
+        else:
+            sampled, defined, seen = self._sample(canvas, frame.index, box)
+        keep = quad == quadmask.KEEP
+        if self.match_tone:
+            around = defined & seen & keep & ~hole
+            exposure = fit_exposure(sampled[around], plate[around]) if around.any() else Exposure.identity()
+            sampled = exposure.apply(sampled)
+            sampled = self._join(sampled, plate, alpha, keep, defined, seen)
+        result = plate.copy()
+        take = hole & defined
+        result[take] = sampled[take]
+        missing = hole & ~defined
+        if missing.any():
+            result = self._fill_spatially(result, missing)
+        if self.regrain and self.grain is not None:
+            result = regrain(result, hole, self.grain, seed=frame.index)
+        spatial = hole & ~(defined & seen)
+        self.stats.hole_pixels += int(hole.sum())
+        self.stats.temporal_pixels += int((hole & defined & seen).sum())
+        self.stats.spatial_pixels += int(spatial.sum())
+        return result, spatial
+
+    def _sample(self, canvas: _Canvas, index: int, box: Box) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The canvas seen from frame `index`'s box: values, where defined, where seen."""
+        to_canvas = canvas.from_frame(self.track.to_ref[index], box)
+        size = (box.x1 - box.x0, box.y1 - box.y0)
+        h, w = canvas.shape
+        if _is_integer_shift(to_canvas):
+            dx, dy = int(round(to_canvas[0, 2])), int(round(to_canvas[1, 2]))
+            back, shape = _translation(-dx, -dy), (size[1], size[0])
+            values, defined = _place(canvas.background, np.ones((h, w), bool), back, shape)
+            _, seen = _place(canvas.background, canvas.seen, back, shape)
+            return values, defined, seen
+        flags = self.interpolation | cv2.WARP_INVERSE_MAP
+        values = cv2.warpPerspective(canvas.background, to_canvas, size, flags=flags,
+                                     borderMode=cv2.BORDER_REPLICATE)
+        ones = np.ones((h, w), np.uint8)
+        nearest = cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+        defined = cv2.warpPerspective(ones, to_canvas, size, flags=nearest) > 0
+        seen = cv2.warpPerspective(canvas.seen.astype(np.uint8), to_canvas, size, flags=nearest) > 0
+        return values, defined, seen
+
+    @staticmethod
+    def _join(sampled: np.ndarray, plate: np.ndarray, alpha: np.ndarray, keep: np.ndarray,
+              defined: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        """Re-solve the completed (unseen) part from this frame's pixels, without a step.
+
+        The membrane is anchored on the plate's visible pixels from `_GUARD` px beyond the mask
+        (the smoothed difference between plate and fill) and on the hole's seen pixels (no
+        correction: a median of real sightings is a better guess of the interior than a ring of
+        moving water), and carried harmonically over the unseen ones. Anchoring at the mask,
+        not at the composite band's edge, is worth 1.5-2.5 dB on unseen holes: the band's
+        pixels are the nearest evidence there is.
+        """
+        hole = alpha > 0
+        guard = quadmask.dilate(~keep, _GUARD)
+        unseen = guard & defined & ~seen
+        if not unseen.any():
+            return sampled
+        measured = keep & ~guard & defined
+        if measured.sum() < 16:
+            return sampled
+        difference = np.where(measured[..., None], plate - sampled, 0.0).astype(np.float32)
+        anchors = measured | (guard & seen & defined)
+        correction = membrane(difference, anchors, unseen, smoothing=2.0)
+        corrected = hole & defined & ~seen
+        out = sampled.copy()
+        out[corrected] += correction[corrected]
+        return out
+
+    def _fill_spatially(self, display: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        # Only where the canvas does not reach (no frame context at all): Telea, 8-bit.
+        codes = np.clip(display * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        filled = cv2.inpaint(codes, hole.astype(np.uint8), self.spatial_radius, cv2.INPAINT_TELEA)
+        out = display.copy()
+        out[hole] = filled[hole].astype(np.float32) / 255.0
+        return out
+
+
+def _is_integer_shift(transform: np.ndarray) -> bool:
+    return bool(np.allclose(transform[:2, :2], np.eye(2)) and np.allclose(transform[2], [0, 0, 1])
+                and np.allclose(transform[:2, 2], np.round(transform[:2, 2])))
+
+
+def _place(pixels: np.ndarray, visible: np.ndarray, shift: np.ndarray,
+           shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer translation: copy without resampling (a locked-off camera stays exact)."""
+    h, w = shape
+    dx, dy = int(round(shift[0, 2])), int(round(shift[1, 2]))
+    seen = np.zeros((h, w, 3), np.float32)
+    valid = np.zeros((h, w), bool)
+    sy0, sx0 = max(0, -dy), max(0, -dx)
+    cy0, cx0 = max(0, dy), max(0, dx)
+    ch = min(h - cy0, pixels.shape[0] - sy0)
+    cw = min(w - cx0, pixels.shape[1] - sx0)
+    if ch > 0 and cw > 0:
+        seen[cy0:cy0 + ch, cx0:cx0 + cw] = pixels[sy0:sy0 + ch, sx0:sx0 + cw]
+        valid[cy0:cy0 + ch, cx0:cx0 + cw] = visible[sy0:sy0 + ch, sx0:sx0 + cw]
+    return seen, valid
