@@ -54,6 +54,17 @@ class Engine(Protocol):
     def model_checksums(self) -> dict[str, str] | None: ...
 
 
+class WithoutModels:
+    """`resources()` and `model_checksums()` of an engine that reads no model weights and takes
+    one CPU (the classical engines, the heuristic analyzer, Gemini's client)."""
+
+    def resources(self) -> dict:
+        return dict(DEFAULT_RESOURCES)
+
+    def model_checksums(self) -> None:
+        return None
+
+
 class Analyzer(Engine, Protocol):
     """What the object affected (shadows, reflections, pushed objects): VOID's analysis."""
 
@@ -97,17 +108,15 @@ class Refiner(Engine, Protocol):
 class EngineEntry:
     """One registered engine. `target` is "module:Class" (None: the engine that does nothing).
 
-    Capabilities the class does not implement itself are declared here: `own_resources` /
-    `own_checksums` say whether the class has `resources()` / `model_checksums()` (else the
-    defaults below apply); `runs_inside` names the inpainting engine a refiner runs within
+    Capabilities are declared here, not probed on an instance: `segments_objects` (the masker
+    also segments the analysis' affected objects), `loads_models` (counts its model loads);
+    `runs_inside` names the inpainting engine a refiner runs within
     (its settings become that engine's `pass2`); `injected` are constructor arguments the
     pipeline fills in itself, not settings a user may give."""
 
     kind: EngineKind
     name: str
     target: str | None
-    own_resources: bool = False
-    own_checksums: bool = False
     segments_objects: bool = False
     loads_models: bool = False  # counts its model loads in `load_count`
     runs_inside: str | None = None
@@ -120,13 +129,12 @@ class EngineEntry:
 
 _K = EngineKind
 ENGINES: dict[tuple[EngineKind, str], EngineEntry] = {(e.kind, e.name): e for e in (
-    EngineEntry(_K.INPAINT, "classical", "void_core.inpaint.classical:ClassicalInpainter",
-                own_resources=True),
+    EngineEntry(_K.INPAINT, "classical", "void_core.inpaint.classical:ClassicalInpainter"),
     EngineEntry(_K.INPAINT, "void", "void_core.inpaint.void.engine:VoidInpainter",
-                own_resources=True, own_checksums=True, loads_models=True),
+                loads_models=True),
     EngineEntry(_K.MASKING, "classical", "void_core.masking.classical:ClassicalSegmenter"),
     EngineEntry(_K.MASKING, "sam2", "void_core.masking.sam2_engine:Sam2Segmenter",
-                own_resources=True, own_checksums=True, segments_objects=True, loads_models=True),
+                segments_objects=True, loads_models=True),
     EngineEntry(_K.ANALYSIS, "heuristic", "void_core.analysis.heuristic:HeuristicAnalyzer"),
     EngineEntry(_K.ANALYSIS, "gemini", "void_core.analysis.gemini:GeminiAnalyzer"),
     EngineEntry(_K.REFINE, "flow", "void_core.refine.flow:FlowRefiner"),
@@ -249,17 +257,13 @@ def describe(engine) -> list | None:
 
 
 def resources(kind: EngineKind | str, engine) -> dict:
-    """What a scheduler reserves for the engine: its own `resources()` if it declares them."""
-    if engine is None or not entry(kind, engine.name).own_resources:
-        return dict(DEFAULT_RESOURCES)
-    return dict(engine.resources())
+    """What a scheduler reserves for the engine (one CPU when there is none)."""
+    return dict(DEFAULT_RESOURCES) if engine is None else dict(engine.resources())
 
 
 def model_checksums(kind: EngineKind | str, engine) -> dict[str, str] | None:
     """{model file: sha256} of the weights the engine reads; None for engines without any."""
-    if engine is None or not entry(kind, engine.name).own_checksums:
-        return None
-    return engine.model_checksums()
+    return None if engine is None else engine.model_checksums()
 
 
 def model_loads(kind: EngineKind | str, engine) -> int:

@@ -53,6 +53,7 @@ from void_core.analysis.gemini_media import ShotMedia, prepare_media
 from void_core.analysis.gemini_prompt import PROMPT_DIGEST, SYSTEM_INSTRUCTION, build_prompt
 from void_core.analysis.gemini_schema import ReplyAnalysis, fit_to_shot
 from void_core.analysis.schema import Analysis
+from void_core.engines import WithoutModels
 from void_core.errors import AnalysisError
 
 __all__ = ["DEFAULT_MODEL", "GeminiAnalyzer", "KEY_VARIABLES"]
@@ -79,7 +80,7 @@ _TRANSPORT_ERRORS = tuple(module.TransportError for module in _HTTP_MODULES)
 _HTTP_ERRORS = tuple(module.HTTPError for module in _HTTP_MODULES)
 
 
-class GeminiAnalyzer:
+class GeminiAnalyzer(WithoutModels):
     """VOID's VLM analysis on Gemini; see the module docstring.
 
     Args:

@@ -17,12 +17,13 @@ import cv2
 import numpy as np
 
 from void_core.composite import Box
+from void_core.engines import WithoutModels
 from void_core.inpaint.base import Fill
 
 _FLOW_WIDTH = 640
 
 
-class FlowRefiner:
+class FlowRefiner(WithoutModels):
     name = "flow"
     version = "0.1.0"
 

@@ -15,6 +15,7 @@ from void_core.analysis.heuristic.survey import (FrameCache, Survey, analysis_si
 from void_core.analysis.masks import RegionTrack, cell_of, grid_cells
 from void_core.analysis.schema import (AffectedObject, Analysis, GridCell, GridLocalization,
                                        GridSize, TrajectoryPoint)
+from void_core.engines import WithoutModels
 from void_core.imaging import distance_from
 from void_core.progress import Progress, ProgressCallback
 
@@ -23,7 +24,7 @@ PASSES = 3
 _REFERENCE_SHARES = (0.0, 0.11, 0.22, 0.33, 0.44, 0.56, 0.67, 0.78, 0.89, 1.0)
 
 
-class HeuristicAnalyzer:
+class HeuristicAnalyzer(WithoutModels):
     """Shadow and contact analysis of a plate; see the package docstring."""
 
     name = "heuristic"

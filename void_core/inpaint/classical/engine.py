@@ -39,6 +39,7 @@ import numpy as np
 
 from void_core import quadmask
 from void_core.composite import Box
+from void_core.engines import WithoutModels
 from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames
 from void_core.inpaint.classical.blend import membrane
 from void_core.inpaint.classical.exposure import Exposure, fit_exposure
@@ -76,7 +77,7 @@ class _Canvas:
         return _translation(-self.x0, -self.y0) @ to_ref @ _translation(crop.x0, crop.y0)
 
 
-class ClassicalInpainter:
+class ClassicalInpainter(WithoutModels):
     name = "classical"
     version = "0.3.0"
 
@@ -105,9 +106,6 @@ class ClassicalInpainter:
         return {"observations": self.observations, "spatial_radius": self.spatial_radius,
                 "match_tone": self.match_tone, "regrain": self.regrain,
                 "patch_size": self.patch_size, "texture": self.texture}
-
-    def resources(self) -> dict:
-        return {"num_cpus": 1}
 
     def inpaint(self, shot: ShotFrames) -> Iterator[Fill]:
         if all(box.empty for box in shot.boxes):

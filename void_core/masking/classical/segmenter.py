@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from void_core.engines import WithoutModels
 from void_core.errors import MaskError
 from void_core.masking.classical.evidence import REFERENCE_COUNT, REFERENCE_WINDOW
 from void_core.masking.classical.frames import (CLICK_DISC_PIXELS, INGEST_SHARE, Anchor,
@@ -22,7 +23,7 @@ from void_core.media.plate import Plate
 from void_core.motion import ANALYSIS_WIDTH, MotionTracker
 from void_core.progress import Progress
 
-class ClassicalSegmenter:
+class ClassicalSegmenter(WithoutModels):
     """Click/box -> primary mask on every frame, with no model weights (see the package docstring)."""
 
     name = "classical"
