@@ -132,27 +132,39 @@ def run_classical(shot: HoleShot, out_root: Path, engine_args: Sequence[str] = (
     EXRs converted back to display codes with the transfer their header records, and the
     wall time of the command."""
     paths, seconds = run_void_farm_shot(shot.folder, out_root, engine_args)
+    return crop_outputs(shot, paths), seconds
+
+
+def crop_outputs(shot: HoleShot, paths: Sequence[Path]) -> list[np.ndarray]:
+    """The EXRs, in display codes, cropped to the hole shot's clip."""
     height, width = shot.clip.inputs[0].shape[:2]
     x, y = shot.clip.origin
-    return [read_display_exr(path)[y:y + height, x:x + width] for path in paths], seconds
+    return [read_display_exr(path)[y:y + height, x:x + width] for path in paths]
+
+
+def shot_command(folder: Path, out_root: Path, engine_args: Sequence[str] = ()) -> list[str]:
+    """Arguments of `void-farm` that fill a VOID-layout folder with the classical engine."""
+    return ["shot", str(folder), "--out", str(out_root), "--name", "fill", "--engine", "classical",
+            "--no-lineage", "--force", "--json", "--start-frame", "1", *engine_args]
+
+
+def written_frames(stdout: str) -> list[Path]:
+    """The EXRs `void-farm shot --json` reports."""
+    record = json.loads(stdout)
+    out_dir = Path(record["out_dir"])
+    return [out_dir / f"fill.{record['first_frame'] + i:04d}.exr" for i in range(record["frames"])]
 
 
 def run_void_farm_shot(folder: Path, out_root: Path,
                        engine_args: Sequence[str] = ()) -> tuple[list[Path], float]:
     """Run the CLI on a VOID-layout folder; the EXRs it wrote, and its wall seconds."""
-    command = [*void_farm_command(), "shot", str(folder), "--out", str(out_root), "--name", "fill",
-               "--engine", "classical", "--no-lineage", "--force", "--json", "--start-frame", "1",
-               *engine_args]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True,
-                          env={**os.environ, "DO_NOT_TRACK": "1"})
+    done = subprocess.run([*void_farm_command(), *shot_command(folder, out_root, engine_args)],
+                          capture_output=True, text=True, env={**os.environ, "DO_NOT_TRACK": "1"})
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"void-farm shot failed on {folder}:\n{done.stderr.strip()}")
-    record = json.loads(done.stdout)
-    out_dir = Path(record["out_dir"])
-    paths = [out_dir / f"fill.{record['first_frame'] + i:04d}.exr" for i in range(record["frames"])]
-    return paths, seconds
+    return written_frames(done.stdout), seconds
 
 
 def read_display_exr(path: Path) -> np.ndarray:
