@@ -16,7 +16,8 @@ with the hole blanked, stored lossless (FFV1 RGB), and a quadmask with 0 in the 
   telea      per-frame OpenCV Telea inpainting (radius 5)
   median     per-pixel temporal median over the frames that show the pixel; Telea elsewhere
   aligned    each frame's hole filled with the median of the other frames warped onto it with
-             void_core.motion's homography track (measured on the blanked frames)
+             homographies chained from frame-to-frame LK feature tracks (fillbench/camera.py,
+             OpenCV only, measured on the blanked frames)
   classical  `void-farm shot --engine classical` with the quadmask, EXRs converted back to the
              source's display encoding with the transfer their header records
 
@@ -30,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
 import tempfile
 import time
 from collections import defaultdict
@@ -40,11 +39,12 @@ from pathlib import Path
 
 import numpy as np
 from fillbench import baselines, holes, scoring, sheets, shots
+from fillbench.camera import CameraTracker
+from shot_speed import machine
 
 import void_core
 from void_core.media.masks import QuadmaskReader, find_mask
 from void_core.media.plate import open_plate
-from void_core.motion import MotionTracker
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FOOTAGE = REPO.parent / "shared" / "footage"
@@ -52,6 +52,7 @@ DEFAULT_SHEETS = REPO / "benchmarks" / "out" / "real_footage"
 METHODS = ("telea", "median", "aligned", "classical")
 BASELINES_TO_BEAT = ("telea", "median")
 TARGET_GAIN_DB, TARGET_WORST_DB = 1.0, -0.5
+TRACK_WIDTH = 960  # frames are registered at this width for the aligned median
 COLUMNS = (("psnr", "PSNR"), ("ssim", "SSIM"), ("temporal", "temporal err"),
            ("ring_psnr", "ring PSNR"), ("hf_ratio", "HF ratio"))
 
@@ -123,7 +124,8 @@ def run_methods(shot: shots.HoleShot, track, methods, work: Path, extra: list[st
         elif method == "aligned":
             outputs[method] = baselines.aligned_median(shot.clip, track)
         else:
-            outputs[method], _ = shots.run_classical(shot, work / "out", extra)
+            outputs[method], seconds[method] = shots.run_classical(shot, work / "out", extra)
+            continue  # timed as the command's wall time (start-up included), not the read-back
         seconds[method] = time.perf_counter() - started
     return outputs, seconds
 
@@ -150,7 +152,7 @@ def bench_shot(folder: Path, args, work: Path, extra: list[str]) -> tuple[list[d
     rows = []
     for hole in placed:
         hole_dir = work / folder.name / hole.slug
-        tracker = MotionTracker(plate.info.width, plate.info.height) if "aligned" in args.methods else None
+        tracker = CameraTracker(min(1.0, TRACK_WIDTH / plate.info.width)) if "aligned" in args.methods else None
         started = time.perf_counter()
         shot = shots.write_hole_shot(hole_dir, shot_frames(folder, cap), hole, plate.info.rate or Fraction(24),
                                      plate.info.transfer, pad, tracker)
@@ -183,7 +185,7 @@ def own_mask_sheets(folder: Path, args, work: Path, extra: list[str]) -> Path:
         _write_capped_shot(folder, source, args.frames)
     paths, seconds = shots.run_void_farm_shot(source, work / "own_out" / folder.name, extra)
     rows = sheets.sample_frames(len(paths))
-    before = dict(enumerate(rgb for rgb, _ in shot_frames(folder, args.frames)))
+    before = {index: rgb for index, (rgb, _) in enumerate(shot_frames(folder, args.frames)) if index in rows}
     after = {index: shots.read_display_exr(paths[index]) for index in rows}
     columns = {"before": [before.get(i) for i in range(len(paths))],
                "after (classical, own quadmask)": [after.get(i) for i in range(len(paths))]}
@@ -204,18 +206,6 @@ def _write_capped_shot(folder: Path, target: Path, cap: int) -> None:
             writer.write(rgb)
             masks.write(quadmask)
     writer.close()
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores visible, Python {platform.python_version()}"
 
 
 def fmt(value: float, digits: int = 2) -> str:
@@ -308,8 +298,11 @@ def main() -> None:
     for note in notes:
         print(f"note: {note}")
     print_rows(rows)
+    print("\nrows marked (held out) are holes at other places of the same shots, drawn with another seed")
     print_means(rows, args.methods)
-    print("\nscores: " + " ".join(scoring.__doc__.split("\n\n", 1)[1].split()))
+    print("\nwall time per method (s, all holes): " + ", ".join(
+        f"{m} {sum(r['seconds'] for r in rows if r['method'] == m):.1f}" for m in args.methods))
+    print("\n" + scoring.__doc__.strip())
     print("\n" + "\n".join(f"verdict {line}" for line in verdicts(rows)))
 
 

@@ -5,7 +5,7 @@ The placement rule (printed with every benchmark run, see `RULE`):
   margin (max(30 px, 1.5% of the width)), plus a border of a third of the margin;
 - *moving*: on a coarse copy (at most 480 px wide) each pixel's motion score is the largest
   frame-to-frame absolute change of its luma over the shot once the camera's motion is removed
-  (each frame's predecessor warped onto it with `void_core.motion`'s homography track),
+  (each frame's predecessor warped onto it with the homography of `camera.py`),
   box-averaged over about 2% of the width; a pixel is moving when its score is above MOTION_FACTOR x the median score of the
   non-forbidden area, grown by a quarter of the margin. The relative threshold rejects what moves
   against its surroundings (a stick across a wall, a floating toy) while water that moves
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from void_core.motion import MotionTracker
+from .camera import CameraTracker
 
 AREA_SHARE = {"static": 0.02, "sliding": 0.01}
 SLIDE_RISES = (0.0, 1 / 8, -1 / 8)  # vertical travel over the shot, as a share of the height
@@ -163,9 +163,9 @@ class ShotSurvey:
         return self._motion
 
     def _residual_motion(self) -> np.ndarray:
-        tracker = MotionTracker(*self.size)
+        tracker = CameraTracker()
         for grey in self._greys:
-            tracker.add(np.repeat(grey[..., None], 3, axis=2) / np.float32(255), ~self.forbidden)
+            tracker.add(grey, ~self.forbidden)
         track = tracker.track()
         window = max(3, round(0.02 * self.size[0]) | 1)
         motion = np.zeros(self.size[::-1], np.float32)

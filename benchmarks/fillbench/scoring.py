@@ -6,7 +6,8 @@
 - temporal: mean over t >= 1, pixels p in hole_t | hole_t-1 and channels c of
   |(out_t - out_t-1) - (truth_t - truth_t-1)|, in code values (0 when the fill changes from
   frame to frame exactly as the footage does);
-- ring_psnr: PSNR over the hole's inner ring, the pixels within RING_PX of its edge (seams);
+- ring_psnr: PSNR over the hole's inner ring, the pixels within 5 px (RING_PX) of its edge
+  (seams);
 - hf_ratio: sum over frames of the squared Laplacian (3x3) of the fill's luma over the hole
   shrunk by 2 px, divided by the same for the truth: 1 matches the footage's detail, below 1
   is smear, above 1 is noise or streaks.

@@ -27,10 +27,11 @@ from void_core.media import colour
 from void_core.media.colour import TRC_BY_TRANSFER, Transfer
 from void_core.media.encode import MaskVideoWriter
 from void_core.media.exr import read_exr_frame
+from void_core.media.masks import QuadmaskReader
 from void_core.media.plate import open_plate
-from void_core.motion import MotionTracker
 
 from .baselines import Clip
+from .camera import CameraTracker
 from .holes import Hole
 
 PLATE_NAME, MASK_NAME = "input_video.mkv", "quadmask_0.mp4"
@@ -70,18 +71,18 @@ class HoleShot:
 
 def write_hole_shot(folder: Path, frames: Iterable[tuple[np.ndarray, np.ndarray | None]], hole: Hole,
                     rate: Fraction, transfer: Transfer, pad: int,
-                    tracker: MotionTracker | None = None) -> HoleShot:
+                    tracker: CameraTracker | None = None) -> HoleShot:
     """Write the shot with `hole` blanked and keep the crop (hole's union box grown by `pad`).
 
     `frames` gives (RGB codes, the source quadmask or None); a `tracker` is fed the blanked
     frames with the hole and the source's objects as non-background, so a motion estimate
-    never sees what is in the hole. Checks that the lossless plate decodes back to exactly the
-    codes written.
+    never sees what is in the hole. Checks that the plate and the quadmask decode back to
+    exactly the codes written.
     """
     folder.mkdir(parents=True, exist_ok=True)
     box = hole.union_box(pad)
     writer = LosslessRgbWriter(folder / PLATE_NAME, rate, hole.width, hole.height, transfer)
-    checksums = []
+    checksums, mask_checksums = [], []
     truths, inputs, holes = [], [], []
     with MaskVideoWriter(folder / MASK_NAME, rate) as masks:
         for index, (frame, objects) in zip(range(hole.frames), frames, strict=False):
@@ -92,28 +93,30 @@ def write_hole_shot(folder: Path, frames: Iterable[tuple[np.ndarray, np.ndarray 
             if tracker is not None:
                 background = ~full_hole if objects is None else ~full_hole & (objects == 255)
                 _track(tracker, blanked, background)
-            masks.write(np.where(full_hole, 0, 255).astype(np.uint8))
+            quadmask = np.where(full_hole, 0, 255).astype(np.uint8)
+            masks.write(quadmask)
             checksums.append(zlib.crc32(blanked))
+            mask_checksums.append(zlib.crc32(quadmask))
             crop = (slice(box[1], box[3]), slice(box[0], box[2]))
             truths.append(frame[crop].copy())
             inputs.append(blanked[crop].copy())
             holes.append(full_hole[crop])
     writer.close()
-    _check_lossless(folder / PLATE_NAME, checksums)
+    _check_lossless(folder / PLATE_NAME, checksums, open_plate(folder / PLATE_NAME).frames())
+    _check_lossless(folder / MASK_NAME, mask_checksums, QuadmaskReader(folder / MASK_NAME).frames())
     return HoleShot(folder, Clip(inputs, holes, (box[0], box[1])), truths, transfer)
 
 
-def _track(tracker: MotionTracker, rgb: np.ndarray, background: np.ndarray) -> None:
-    size = tracker.analysis_size()
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    usable = cv2.resize(background.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
-    tracker.add(small.astype(np.float32) / 255, usable.astype(bool))
+def _track(tracker: CameraTracker, rgb: np.ndarray, background: np.ndarray) -> None:
+    height, width = rgb.shape[:2]
+    size = (round(width * tracker.scale), round(height * tracker.scale))
+    grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
+    tracker.add(grey, cv2.resize(background.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST))
 
 
-def _check_lossless(path: Path, checksums: list[int]) -> None:
-    decoded = [zlib.crc32(np.ascontiguousarray(codes)) for codes in open_plate(path).frames()]
-    if decoded != checksums:
-        raise RuntimeError(f"{path}: the lossless plate does not decode to the codes written")
+def _check_lossless(path: Path, checksums: list[int], decoded: Iterable[np.ndarray]) -> None:
+    if [zlib.crc32(np.ascontiguousarray(codes)) for codes in decoded] != checksums:
+        raise RuntimeError(f"{path}: decoding does not give back exactly the codes written")
 
 
 def void_farm_command() -> list[str]:
