@@ -34,17 +34,18 @@ import math
 import tempfile
 import time
 from collections import defaultdict
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from fillbench import baselines, holes, scoring, sheets, shots
-from fillbench.camera import CameraTracker
-from shot_speed import machine
 
 import void_core
 from void_core.media.masks import QuadmaskReader, find_mask
 from void_core.media.plate import open_plate
+from void_core.shot import resolve_shot_folder
+
+from fillbench import baselines, holes, scoring, sheets, shots  # beside this file
+from fillbench.camera import CameraTracker
+from shot_speed import machine
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FOOTAGE = REPO.parent / "shared" / "footage"
@@ -84,7 +85,8 @@ def parse_args() -> argparse.Namespace:
     args.shots = args.shots or available
     missing = set(args.shots) - set(available)
     if missing:
-        parser.error(f"no shot {', '.join(sorted(missing))} in {args.footage}; there are {', '.join(available)}")
+        parser.error(f"no shot {', '.join(sorted(missing))} in {args.footage}; "
+                     f"there are {', '.join(available)}")
     return args
 
 
@@ -97,8 +99,9 @@ def engine_args(args: argparse.Namespace) -> list[str]:
 
 def shot_frames(folder: Path, cap: int | None):
     """(RGB codes, quadmask) pairs of a footage shot, the first `cap` only when given."""
-    plate = open_plate(folder / "input_video.mp4")
-    masks = QuadmaskReader(find_mask(folder)).frames()
+    inputs = resolve_shot_folder(folder)
+    plate = open_plate(inputs.plate)
+    masks = QuadmaskReader(inputs.mask).frames()
     for index, pair in enumerate(zip(plate.frames(), masks, strict=True)):
         if cap is not None and index >= cap:
             return
@@ -106,7 +109,7 @@ def shot_frames(folder: Path, cap: int | None):
 
 
 def survey(folder: Path, cap: int | None) -> holes.ShotSurvey:
-    plate = open_plate(folder / "input_video.mp4")
+    plate = open_plate(resolve_shot_folder(folder).plate)
     result = holes.ShotSurvey(plate.info.width, plate.info.height)
     for rgb, quadmask in shot_frames(folder, cap):
         result.add(rgb, quadmask)
@@ -147,17 +150,20 @@ def bench_shot(folder: Path, args, work: Path, extra: list[str]) -> tuple[list[d
     cap = args.frames
     found = survey(folder, cap)
     placed, notes = holes.place_shot_holes(found, folder.name, found.frames)
-    plate = open_plate(folder / "input_video.mp4")
+    plate = open_plate(resolve_shot_folder(folder).plate)
     pad = max(48, round(0.04 * plate.info.width))
     rows = []
     for hole in placed:
         hole_dir = work / folder.name / hole.slug
-        tracker = CameraTracker(min(1.0, TRACK_WIDTH / plate.info.width)) if "aligned" in args.methods else None
+        tracker = None
+        if "aligned" in args.methods:
+            tracker = CameraTracker(min(1.0, TRACK_WIDTH / plate.info.width))
         started = time.perf_counter()
-        shot = shots.write_hole_shot(hole_dir, shot_frames(folder, cap), hole, plate.info.rate or Fraction(24),
+        shot = shots.write_hole_shot(hole_dir, shot_frames(folder, cap), hole, plate.info.rate,
                                      plate.info.transfer, pad, tracker)
-        print(f"  {folder.name} {hole.label}: centre {_centre(hole)}, axes {hole.axes[0]:.0f}x{hole.axes[1]:.0f} px, "
-              f"{hole.frames} frames, written in {time.perf_counter() - started:.1f} s", flush=True)
+        print(f"  {folder.name} {hole.label}: centre {_centre(hole)}, axes "
+              f"{hole.axes[0]:.0f}x{hole.axes[1]:.0f} px, {hole.frames} frames, written in "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
         track = tracker.track() if tracker else None
         outputs, seconds = run_methods(shot, track, args.methods, hole_dir, extra)
         for method, frames in outputs.items():
@@ -198,7 +204,7 @@ def _write_capped_shot(folder: Path, target: Path, cap: int) -> None:
     from void_core.media.encode import MaskVideoWriter
 
     target.mkdir(parents=True, exist_ok=True)
-    plate = open_plate(folder / "input_video.mp4")
+    plate = open_plate(resolve_shot_folder(folder).plate)
     writer = shots.LosslessRgbWriter(target / shots.PLATE_NAME, plate.info.rate, plate.info.width,
                                      plate.info.height, plate.info.transfer)
     with MaskVideoWriter(target / shots.MASK_NAME, plate.info.rate) as masks:
@@ -216,8 +222,11 @@ def print_rows(rows: list[dict]) -> None:
     print("\n| shot | hole | method | " + " | ".join(label for _, label in COLUMNS) + " | seconds |")
     print("|---|---|---|" + "---|" * (len(COLUMNS) + 1))
     for row in rows:
-        values = " | ".join(fmt(row[key], 3 if key in ("ssim", "hf_ratio") else 2) for key, _ in COLUMNS)
-        print(f"| {row['shot']} | {row['hole']} | {row['method']} | {values} | {row['seconds']:.1f} |")
+        print(f"| {row['shot']} | {row['hole']} | {row['method']} | {_cells(row)} | {row['seconds']:.1f} |")
+
+
+def _cells(values: dict) -> str:
+    return " | ".join(fmt(values[key], 3 if key in ("ssim", "hf_ratio") else 2) for key, _ in COLUMNS)
 
 
 def print_means(rows: list[dict], methods) -> None:
@@ -230,8 +239,7 @@ def print_means(rows: list[dict], methods) -> None:
             if not mine:
                 continue
             means = {key: float(np.nanmean([r[key] for r in mine])) for key, _ in COLUMNS}
-            values = " | ".join(fmt(means[key], 3 if key in ("ssim", "hf_ratio") else 2) for key, _ in COLUMNS)
-            print(f"| {method} | {values} | {sum(r['seconds'] for r in mine):.1f} |")
+            print(f"| {method} | {_cells(means)} | {sum(r['seconds'] for r in mine):.1f} |")
 
 
 def subsets(rows: list[dict]) -> list[tuple[str, list[dict]]]:

@@ -66,4 +66,5 @@ def test_holes_are_a_static_and_a_sliding_ellipse_inside_the_frame(clip):
     for hole in (static, sliding):
         for index in (0, hole.frames - 1):
             mask = hole.mask(index)
-            assert mask.any() and not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+            edges = (mask[0], mask[-1], mask[:, 0], mask[:, -1])
+            assert mask.any() and not any(edge.any() for edge in edges)

@@ -2,21 +2,21 @@
 
 The placement rule (printed with every benchmark run, see `RULE`):
 - *forbidden*: every pixel that is not 255 in the shot's quadmask in any frame, grown by the
-  margin (max(30 px, 1.5% of the width)), plus a border of a third of the margin;
+  margin (max(30 px, 1.5% of the width)), and a border of a third of the margin;
 - *moving*: on a coarse copy (at most 480 px wide) each pixel's motion score is the largest
-  frame-to-frame absolute change of its luma over the shot once the camera's motion is removed
-  (each frame's predecessor warped onto it with the homography of `camera.py`),
-  box-averaged over about 2% of the width; a pixel is moving when its score is above MOTION_FACTOR x the median score of the
-  non-forbidden area, grown by a quarter of the margin. The relative threshold rejects what moves
-  against its surroundings (a stick across a wall, a floating toy) while water that moves
-  everywhere stays eligible at its typical level;
+  frame-to-frame absolute change of its luma over the shot once the camera's motion is
+  removed (each frame's predecessor warped onto it with `camera.py`'s track), box-averaged
+  over about 2% of the width; a pixel is moving when its score is above MOTION_FACTOR x the
+  median score of the non-forbidden area, grown by a quarter of the margin. The relative
+  threshold rejects what moves against its surroundings (a stick across a wall, a floating
+  toy) while water that moves everywhere stays eligible at its typical level;
 - a hole is placed only where its whole footprint (every frame's ellipse) avoids both. Places
   are drawn uniformly from the eligible ones with a seeded generator; held-out holes use
-  another seed and must also keep a margin from the main holes.
+  another seed and keep a margin from the main holes.
 
-Hole kinds: a static ellipse of 2% of the frame, and an ellipse of 1% sliding across a third of
-the frame width over the shot (a quarter, a sixth or an eighth when no free path of a third exists, as in
-shots whose object fills the middle of the frame; the label says which).
+Hole kinds: a static ellipse of 2% of the frame, and an ellipse of 1% sliding across a third
+of the frame width over the shot (a quarter, a sixth or an eighth when no free path of a third
+exists, as in shots whose object fills the middle of the frame; the label says which).
 """
 
 from __future__ import annotations
@@ -39,11 +39,12 @@ MAIN_SEED, HELD_OUT_SEED = 9, 1009
 KINDS = ("static", "sliding")
 
 RULE = (f"holes: ellipses of {AREA_SHARE['static']:.0%} of the frame (static) and "
-        f"{AREA_SHARE['sliding']:.0%} (sliding across a third of the width, or a quarter, a sixth "
-        f"or an eighth where a third does not fit, level or slanted by 1/8 of the height, either way), kept max(30 px, 1.5% of width) from any non-255 "
-        f"quadmask pixel of any frame and from the frame edge, and off places whose largest "
-        f"frame-to-frame luma change exceeds {MOTION_FACTOR}x the shot's median; "
-        f"seeds {MAIN_SEED} (main) and {HELD_OUT_SEED} (held out, other places)")
+        f"{AREA_SHARE['sliding']:.0%} (sliding across a third of the width, or a quarter, a "
+        f"sixth or an eighth where a third does not fit; level or slanted by 1/8 of the height), "
+        f"kept max(30 px, 1.5% of width) from any non-255 quadmask pixel of any frame, off the "
+        f"frame edge, and off places whose largest frame-to-frame luma change once the camera's "
+        f"motion is removed exceeds {MOTION_FACTOR}x the shot's median; "
+        f"seeds {MAIN_SEED} (main) and {HELD_OUT_SEED} (held out: other places)")
 
 _SUBPIXEL = 4  # cv2 drawing shift: centres and axes in 1/16 px
 

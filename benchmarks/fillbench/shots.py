@@ -130,7 +130,8 @@ def void_farm_command() -> list[str]:
     return [found]
 
 
-def run_classical(shot: HoleShot, out_root: Path, engine_args: Sequence[str] = ()) -> tuple[list[np.ndarray], float]:
+def run_classical(shot: HoleShot, out_root: Path,
+                  engine_args: Sequence[str] = ()) -> tuple[list[np.ndarray], float]:
     """`void-farm shot` with the classical engine on the hole shot; returns the crops of its
     EXRs converted back to display codes with the transfer their header records, and the
     wall time of the command."""
