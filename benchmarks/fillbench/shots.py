@@ -100,7 +100,7 @@ def write_hole_shot(folder: Path, frames: Iterable[tuple[np.ndarray, np.ndarray 
             crop = (slice(box[1], box[3]), slice(box[0], box[2]))
             truths.append(frame[crop].copy())
             inputs.append(blanked[crop].copy())
-            holes.append(full_hole[crop])
+            holes.append(full_hole[crop].copy())  # a view would keep the whole frame's mask
     writer.close()
     _check_lossless(folder / PLATE_NAME, checksums, open_plate(folder / PLATE_NAME).frames())
     _check_lossless(folder / MASK_NAME, mask_checksums, QuadmaskReader(folder / MASK_NAME).frames())
@@ -143,7 +143,7 @@ def crop_outputs(shot: HoleShot, paths: Sequence[Path]) -> list[np.ndarray]:
     """The EXRs, in display codes, cropped to the hole shot's clip."""
     height, width = shot.clip.inputs[0].shape[:2]
     x, y = shot.clip.origin
-    return [read_display_exr(path)[y:y + height, x:x + width] for path in paths]
+    return [read_display_exr(path)[y:y + height, x:x + width].copy() for path in paths]
 
 
 def shot_command(folder: Path, out_root: Path, engine_args: Sequence[str] = ()) -> list[str]:
