@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.fillbench import baselines, holes, scoring
-from benchmarks.fillbench.camera import CameraTrack
+from void_core.motion import MotionTrack
 
 
 def _textured(height=64, width=96, seed=0):
@@ -78,7 +78,7 @@ def test_aligned_median_follows_the_camera():
     scene = _textured(96, 160)
     shifts = [0, 15, 30, 45, 60]  # the camera pans right by whole pixels
     frames = [scene[16:80, s:s + 96] for s in shifts]
-    track = CameraTrack(tuple(np.array([[1.0, 0, s], [0, 1, 0], [0, 0, 1]]) for s in shifts))
+    track = MotionTrack(tuple(np.array([[1.0, 0, s], [0, 1, 0], [0, 0, 1]]) for s in shifts))
     masks = [_ellipse(frames[0].shape, (48, 32))] * 5
     clip = baselines.Clip([np.where(m[..., None], 0, f).astype(np.uint8) for f, m in zip(frames, masks)],
                           masks, (0, 0))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .camera import CameraTrack
+from void_core.motion import MotionTrack
 
 TELEA_RADIUS = 5
 _ROW_CHUNK = 32  # rows per median block: bounds memory on 4K crops
@@ -62,7 +62,7 @@ def temporal_median(clip: Clip) -> list[np.ndarray]:
     return [_fill_from(frame, hole, filled, seen) for frame, hole in zip(clip.inputs, clip.holes)]
 
 
-def aligned_median(clip: Clip, track: CameraTrack) -> list[np.ndarray]:
+def aligned_median(clip: Clip, track: MotionTrack) -> list[np.ndarray]:
     """Every other frame warped onto each frame with the shot's camera track, then the
     median of the sightings that land in the hole (only fully visible source pixels count);
     Telea where no frame shows it."""
@@ -83,7 +83,7 @@ def aligned_median(clip: Clip, track: CameraTrack) -> list[np.ndarray]:
     return out
 
 
-def _sightings(clip: Clip, track: CameraTrack, target: int,
+def _sightings(clip: Clip, track: MotionTrack, target: int,
                box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Other frames resampled onto `box` of frame `target` (crop coordinates), with validity."""
     size = (box[2] - box[0], box[3] - box[1])

@@ -1,7 +1,8 @@
 """Camera motion for the benchmark's own use (hole placement and the aligned-median baseline).
 
-OpenCV only, on purpose: the benchmark must place the same holes and compute the same
-baselines whatever `void_core` (and its `void_core.motion`) is being measured.
+Estimated with OpenCV here, on purpose: the benchmark must place the same holes and compute
+the same baselines whatever `void_core` (and its motion estimation) is being measured. Only
+the result's container, `void_core.motion.MotionTrack`, is shared.
 
 Each frame is matched to a keyframe (frame 0 while it can be) with corners tracked by pyramidal
 Lucas-Kanade and a RANSAC similarity (shift, roll, zoom: what a handheld camera does; matching
@@ -14,23 +15,14 @@ camera's sightings are not resampled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
+
+from void_core.motion import MotionTrack
 
 _MIN_MATCHES = 16
 _RANSAC_PX = 1.0
 _STILL_PX = 0.25
-
-
-@dataclass(frozen=True)
-class CameraTrack:
-    to_ref: tuple[np.ndarray, ...]
-
-    def between(self, source: int, target: int) -> np.ndarray:
-        """Homography from frame `source`'s pixel coordinates to frame `target`'s."""
-        return np.linalg.inv(self.to_ref[target]) @ self.to_ref[source]
 
 
 class CameraTracker:
@@ -62,12 +54,12 @@ class CameraTracker:
             step = _similarity(key_grey, key_usable, grey, usable)
         return self._previous[2] if step is None else key_to_ref @ step
 
-    def track(self) -> CameraTrack:
+    def track(self) -> MotionTrack:
         """Full-resolution homographies into frame 0's coordinates."""
         if all(_largest_shift(h, self._size) < _STILL_PX * self.scale for h in self._to_ref):
-            return CameraTrack(tuple(np.eye(3) for _ in self._to_ref))
+            return MotionTrack(tuple(np.eye(3) for _ in self._to_ref))
         s = np.diag([self.scale, self.scale, 1.0])
-        return CameraTrack(tuple(np.linalg.inv(s) @ h @ s for h in self._to_ref))
+        return MotionTrack(tuple(np.linalg.inv(s) @ h @ s for h in self._to_ref))
 
 
 def _largest_shift(homography: np.ndarray, size: tuple[int, int]) -> float:
