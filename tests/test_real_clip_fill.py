@@ -16,10 +16,8 @@ from real_clip import RATE, clip_holes, make_clip
 from void_core.media.colour import Transfer
 
 # Issue 9's target on real footage: classical at least this far above the better of Telea and
-# the temporal median on every hole. The engine being rebuilt for issue 9 sets the assertion.
+# the temporal median on every hole (measured here: +2.4 dB static, +11.3 dB sliding).
 TARGET_MARGIN_DB = 1.0
-# What today's engine holds, with room for noise: not far below the better baseline.
-TODAY_MARGIN_DB = -4.0
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +52,6 @@ def test_sliding_hole_median_beats_telea(scored):
     assert row["median"].psnr > row["telea"].psnr + 1
 
 
-def test_classical_today_is_within_reach_of_the_better_baseline(scored):
-    for row in scored.values():
-        better = max(row["telea"].psnr, row["median"].psnr)
-        assert row["classical"].psnr > better + TODAY_MARGIN_DB
-
-
-@pytest.mark.xfail(reason="issue 9: today's classical engine is below Telea on the static hole "
-                          "and flickers more than the median there", strict=True)
 def test_classical_meets_the_issue_9_targets(scored):
     for row in scored.values():
         better = max(row["telea"].psnr, row["median"].psnr)
