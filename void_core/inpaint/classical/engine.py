@@ -244,7 +244,7 @@ class ClassicalInpainter(WithoutModels):
             affected |= cv2.warpPerspective(touched.astype(np.uint8), to_canvas, (w, h),
                                             flags=cv2.INTER_NEAREST) > 0
         sightings.add(seen, warped_valid)
-        if frame.index % max(1, shot.frame_count // _GRAIN_SAMPLES):
+        if not self.regrain or frame.index % max(1, shot.frame_count // _GRAIN_SAMPLES):
             return None
         return grain_sigma(pixels, visible)
 

@@ -36,9 +36,12 @@ class SightingBuffer:
         full = offered & (self.kept == self.slots)
         if full.any():
             self._halve(full)
-        ys, xs = np.nonzero(offered)
-        self.values[self.kept[ys, xs], ys, xs] = pixels[ys, xs]
-        self.kept[ys, xs] += 1
+        # Pixels seen alike share their slot: one plane write per slot number, not a scatter.
+        slot_of = np.where(offered, self.kept, -1)
+        for slot in np.unique(slot_of[offered]):
+            here = slot_of == slot
+            self.values[slot][here] = pixels[here]
+        self.kept[offered] += 1
 
     def _halve(self, pixels: np.ndarray) -> None:
         ys, xs = np.nonzero(pixels)
@@ -70,12 +73,17 @@ def _estimate_chunk(values: np.ndarray, kept: np.ndarray, change: float,
                     affected: np.ndarray) -> np.ndarray:
     slots = values.shape[0]
     order = np.arange(slots)[:, None, None]
-    third = np.maximum(1, (kept + 2) // 3)
     everything = _masked_median(values, order < kept)
+    if not affected.any():
+        return everything
+    # Early and late states matter only on affected pixels: take those out as one row.
+    values, kept = values[:, affected][:, None], kept[affected][None]
+    third = np.maximum(1, (kept + 2) // 3)
     early = _masked_median(values, order < third)
     late = _masked_median(values, (order >= kept - third) & (order < kept))
-    changed = affected & (np.abs(early - late).max(axis=-1) > change)
-    return np.where(changed[..., None], early, everything)
+    changed = np.abs(early - late).max(axis=-1) > change
+    everything[affected] = np.where(changed[..., None], early, everything[affected][None])[0]
+    return everything
 
 
 def _masked_median(values: np.ndarray, use: np.ndarray) -> np.ndarray:
