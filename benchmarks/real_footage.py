@@ -41,7 +41,7 @@ import numpy as np
 import void_core
 from void_core.media.masks import QuadmaskReader, find_mask
 from void_core.media.plate import open_plate
-from void_core.shot import resolve_shot_folder
+from void_core.pipeline.folder import resolve_shot_folder
 
 from fillbench import baselines, holes, scoring, sheets, shots  # beside this file
 from fillbench.camera import CameraTracker
