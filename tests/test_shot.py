@@ -1,6 +1,5 @@
 """`process_shot`: the I/O contract of one shot, from VOID-layout folder to EXR plates."""
 
-import json
 import shutil
 import subprocess
 from fractions import Fraction

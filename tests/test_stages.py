@@ -157,7 +157,7 @@ def test_a_clip_cut_from_longer_media_runs_to_plates_numbered_from_its_source_in
     plan = cut_from(whole, skip, N - 2)
     settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "out")
 
-    state = through(settings, plan)
+    through(settings, plan)
 
     exrs = sorted((tmp_path / "out" / plan.name).glob("*.exr"))
     assert len(exrs) == N - 2
