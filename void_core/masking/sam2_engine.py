@@ -34,8 +34,6 @@ The model loads once per engine instance (a GPU worker keeps it resident across 
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
-import importlib.resources
 import tempfile
 import threading
 import time
@@ -51,6 +49,7 @@ from void_core.digests import file_digest
 from void_core.errors import InputError, MaskError, MediaError
 from void_core.masking.prompt import (ClickPrompt, FrameStats, ProgressCallback, SegmentResult,
                                       validate_prompts)
+from void_core.masking.sam2_model import CHECKPOINT_HINT, build_predictor, find_config, sam2_version
 from void_core.media.encode import MaskVideoWriter
 from void_core.media.plate import Plate
 from void_core.progress import Progress
@@ -62,20 +61,6 @@ MAX_RESIDENT_FRAMES = 256  # model-size frames held in RAM (3 MiB each at 1024) 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 IMAGE_MEAN = (0.485, 0.456, 0.406)  # SAM 2's input normalisation
 IMAGE_STD = (0.229, 0.224, 0.225)
-_CHECKPOINT_HINT = ("give the local path of a SAM 2 checkpoint that matches the config, e.g. "
-                    "sam2.1_hiera_large.pt with configs/sam2.1/sam2.1_hiera_l.yaml")
-_PACKAGED_CONFIGS = ("configs/sam2.1/sam2.1_hiera_{t,s,b+,l}.yaml",
-                     "configs/sam2/sam2_hiera_{t,s,b+,l}.yaml")
-
-# What `build_sam2_video_predictor` sets on top of a config (its `apply_postprocessing`).
-_PREDICTOR_OVERRIDES = {
-    "model._target_": "sam2.sam2_video_predictor.SAM2VideoPredictor",
-    "model.sam_mask_decoder_extra_args.dynamic_multimask_via_stability": True,
-    "model.sam_mask_decoder_extra_args.dynamic_multimask_stability_delta": 0.05,
-    "model.sam_mask_decoder_extra_args.dynamic_multimask_stability_thresh": 0.98,
-    "model.binarize_mask_from_pts_for_mem_enc": True,
-}
-_FILL_HOLE_AREA = 8  # needs SAM 2's CUDA extension; without it every frame would warn
 
 
 class Sam2Segmenter:
@@ -108,12 +93,12 @@ class Sam2Segmenter:
                  offload_state_to_cpu: bool = False):
         if checkpoint is None:
             raise InputError(None, "the sam2 masker needs a checkpoint (weights are never "
-                                   "downloaded)", _CHECKPOINT_HINT)
+                                   "downloaded)", CHECKPOINT_HINT)
         self.checkpoint = Path(checkpoint).expanduser()
         if not self.checkpoint.is_file():
-            raise InputError(self.checkpoint, "SAM 2 checkpoint not found", _CHECKPOINT_HINT)
+            raise InputError(self.checkpoint, "SAM 2 checkpoint not found", CHECKPOINT_HINT)
         self.config = str(config)
-        self._config_path = _find_config(self.config)
+        self._config_path = find_config(self.config)
         if dtype not in DTYPES:
             raise InputError(None, f"sam2 dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         if image_size is not None and (image_size < 64 or image_size % 16):
@@ -138,7 +123,7 @@ class Sam2Segmenter:
                 "image_size": self.image_size_setting,
                 "max_resident_frames": self.max_resident_frames,
                 "offload_state_to_cpu": self.offload_state_to_cpu,
-                "sam2_version": _sam2_version()}
+                "sam2_version": sam2_version()}
 
     def resources(self) -> dict:
         """What a scheduler must reserve: a GPU when the engine is set to run on CUDA."""
@@ -162,7 +147,7 @@ class Sam2Segmenter:
                 config, or the device is not available.
         """
         if self._predictor is None:
-            self._predictor = _build_predictor(self._config_path, self.config, self.checkpoint,
+            self._predictor = build_predictor(self._config_path, self.config, self.checkpoint,
                                                self._device(), self.image_size_setting)
             self.load_count += 1
         return self._predictor
@@ -283,117 +268,6 @@ class Sam2Segmenter:
             return contextlib.nullcontext()
         return torch.autocast(torch.device(self._device()).type, dtype=getattr(torch, name))
 
-
-# ---- building the model ------------------------------------------------------------------------
-
-def _sam2_version() -> str:
-    try:
-        return importlib.metadata.version("sam2")
-    except importlib.metadata.PackageNotFoundError:
-        return "missing"
-
-
-def _find_config(config: str) -> Path:
-    """A local YAML file, else a config packaged with sam2 (".yaml" optional)."""
-    local = Path(config).expanduser()
-    if local.suffix in (".yaml", ".yml") and local.is_file():
-        return local
-    name = config if config.endswith((".yaml", ".yml")) else f"{config}.yaml"
-    try:
-        packaged = importlib.resources.files("sam2") / name
-    except ModuleNotFoundError:
-        raise InputError(None, "the sam2 package is not installed",
-                         "SAM2_BUILD_CUDA=0 pip install --no-build-isolation sam2==1.1.0 "
-                         "(SAM2_BUILD_CUDA=1 on GPU workers)") from None
-    if packaged.is_file():
-        return Path(str(packaged))
-    raise InputError(local, "not a SAM 2 config: neither a YAML file nor a config packaged "
-                            "with sam2", f"use one of {', '.join(_PACKAGED_CONFIGS)}, or a "
-                                         "local .yaml path")
-
-
-def _build_predictor(config_path: Path, config_name: str, checkpoint: Path, device: str,
-                     image_size: int | None):
-    """Config -> SAM2VideoPredictor with the checkpoint's weights, on `device`, in eval mode."""
-    import torch
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-
-    cfg = OmegaConf.load(config_path)
-    if "model" not in cfg:
-        raise InputError(config_path, "not a SAM 2 model config (no `model` section)")
-    overrides = dict(_PREDICTOR_OVERRIDES)
-    overrides["model.fill_hole_area"] = _FILL_HOLE_AREA if _has_cuda_extension() else 0
-    if image_size is not None:
-        overrides["model.image_size"] = image_size
-    for key, value in overrides.items():
-        OmegaConf.update(cfg, key, value, force_add=True)
-    OmegaConf.resolve(cfg)
-    model = instantiate(cfg.model, _recursive_=True)
-    _load_weights(model, checkpoint, config_name)
-    model.memory_attention.register_forward_pre_hook(_memory_in_query_dtype, with_kwargs=True)
-    return model.to(torch.device(device)).eval()
-
-
-def _memory_in_query_dtype(_module, args, kwargs):
-    """SAM 2 stores its memories as bfloat16 whatever the precision. With object pointers in the
-    memory, concatenation promotes it back to float32; without them (an object tracked before its
-    first prompt) float32 attention meets bfloat16 memories and fails. Cast them to the query's
-    dtype, which is a no-op under autocast."""
-    import torch
-
-    curr = kwargs.get("curr", args[0] if args else None)
-    query = curr[0] if isinstance(curr, list) else curr
-    if query is None or torch.is_autocast_enabled(query.device.type):
-        return None
-    for key in ("memory", "memory_pos"):
-        value = kwargs.get(key)
-        if value is not None and value.dtype != query.dtype:
-            kwargs[key] = value.to(query.dtype)
-    return args, kwargs
-
-
-def _has_cuda_extension() -> bool:
-    try:
-        import sam2._C  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _load_weights(model, checkpoint: Path, config_name: str) -> None:
-    import pickle
-    import zipfile
-
-    import torch
-
-    try:
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError,
-            zipfile.BadZipFile) as err:
-        raise InputError(checkpoint, f"not a readable SAM 2 checkpoint "
-                                     f"({type(err).__name__}: {str(err).splitlines()[0][:160]})",
-                         _CHECKPOINT_HINT) from None
-    weights = saved.get("model") if isinstance(saved, dict) else None
-    if not isinstance(weights, dict):
-        raise InputError(checkpoint, "not a SAM 2 checkpoint: it holds no \"model\" weights",
-                         _CHECKPOINT_HINT)
-    problem = _weights_mismatch(model.state_dict(), weights)
-    if problem:
-        raise InputError(checkpoint, f"does not match the config {config_name}: {problem}",
-                         _CHECKPOINT_HINT)
-    model.load_state_dict(weights)
-
-
-def _weights_mismatch(expected: Mapping, given: Mapping) -> str:
-    missing = [key for key in expected if key not in given]
-    unexpected = [key for key in given if key not in expected]
-    reshaped = [key for key in expected if key in given
-                and tuple(getattr(given[key], "shape", ())) != tuple(expected[key].shape)]
-    parts = [f"{len(keys)} {what} (e.g. {keys[0]})" for keys, what in
-             ((missing, "missing weights"), (unexpected, "unexpected weights"),
-              (reshaped, "weights of another shape")) if keys]
-    return ", ".join(parts)
 
 
 # ---- frames at the model's size ----------------------------------------------------------------
