@@ -92,7 +92,14 @@ def paste(source: np.ndarray, fill: np.ndarray, alpha: np.ndarray) -> np.ndarray
     """Blend `fill` over `source` with `alpha`; where alpha == 0 keep `source` bits exactly.
 
     All three cover the same pixels (a crop or a whole frame); the result has source's dtype.
+    The blend is linear light. A NaN or Inf source pixel inside the composite (alpha > 0) takes
+    the fill alone, so it never bleeds into the blend; outside it stays as it is.
     """
     a = alpha[..., None]
-    blended = (a * fill.astype(np.float32) + (1.0 - a) * source.astype(np.float32)).astype(source.dtype)
+    under = source.astype(np.float32)
+    broken = ~np.isfinite(under)
+    if broken.any():
+        a = np.where(broken & (a > 0), np.float32(1.0), a)
+        under[broken] = 0.0
+    blended = (a * fill.astype(np.float32) + (1.0 - a) * under).astype(source.dtype)
     return np.where(a > 0, blended, source)

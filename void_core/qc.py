@@ -167,7 +167,7 @@ class _Sources:
     def panels(self, raw: np.ndarray, quad: np.ndarray, exr_path: Path,
                size: tuple[int, int]) -> list[np.ndarray]:
         """before | overlay | after as 8-bit RGB, each `size` (width, height)."""
-        before = _codes(self.plate.display(_resized(raw, size)))
+        before = _codes(self.plate.view(_resized(raw, size)))
         overlay = mask_overlay(before, cv2.resize(quad, size, interpolation=cv2.INTER_NEAREST),
                                outline=True)
         linear = read_exr_frame(exr_path).rgb

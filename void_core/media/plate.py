@@ -1,10 +1,15 @@
 """One interface over every kind of plate: video files and EXR/PNG image sequences.
 
 A `Plate` streams *raw* frames (video and PNG: RGB code values; EXR: scene-linear floats as
-stored) and converts them on demand: `linear()` gives what goes into the output EXR outside the
-mask (exactly the source: LUT-linearised code values, or the EXR's own bits), `display()` gives
-the [0, 1] display-referred pixels the engines see, and `from_display()` brings an engine's
-result back to the plate's linear encoding.
+stored) and converts them on demand:
+
+- `linear()`: what goes into the output EXR outside the mask (exactly the source:
+  LUT-linearised code values, or the EXR's own bits);
+- `display()`: the float32 [0, 1] pixels the engines see. Display-referred plates give their
+  own code values (a bounded encoding that round-trips); scene-linear plates go through the
+  ACEScct shaper (`media/shaper.py`), so nothing above 1.0 is clipped;
+- `from_display()`: an engine's result back to linear (the transfer's inverse, or the shaper's);
+- `view()`: a display-referred picture for people (QC previews), clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from void_core.errors import MediaError
-from void_core.media import colour
+from void_core.media import colour, shaper
 from void_core.media.colour import Transfer
 from void_core.media.sequence import (
     IMAGE_SUFFIXES,
@@ -79,15 +84,31 @@ class Plate:
         return colour.codes_to_linear_half(raw, self.info.transfer)
 
     def display(self, raw: np.ndarray) -> np.ndarray:
-        """Display-referred float32 [0, 1] pixels for the engines."""
+        """Float32 [0, 1] pixels for the engines: code values, or shaper codes of linear light."""
         if self.info.linear_source:
-            return colour.to_display(raw, self.info.transfer)
+            return shaper.encode(raw)
         return colour.codes_to_display(raw)
 
     def from_display(self, display: np.ndarray) -> np.ndarray:
-        """An engine's display-referred result -> the output EXR's linear encoding."""
+        """An engine's [0, 1] result -> the output EXR's linear encoding (finite, >= 0)."""
+        if self.info.linear_source:
+            return shaper.decode(display).astype(self.output_dtype)
         linear = colour.to_linear(display, self.info.transfer)
         return linear.astype(self.output_dtype)
+
+    def view(self, raw: np.ndarray) -> np.ndarray:
+        """A display-referred float32 [0, 1] picture for people: highlights clip here only."""
+        if self.info.linear_source:
+            finite = np.nan_to_num(np.asarray(raw, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+            return colour.to_display(finite, self.info.transfer)
+        return colour.codes_to_display(raw)
+
+    @property
+    def engine_encoding(self) -> str:
+        """What the engines see, for lineage: the shaper, or the plate's own display codes."""
+        if self.info.linear_source:
+            return f"{shaper.NAME} shaper [0, 1] = linear 0..{shaper.LINEAR_MAX:.2f}"
+        return f"display code values ({self.info.transfer.value})"
 
     @property
     def output_dtype(self) -> np.dtype:
@@ -103,8 +124,8 @@ def open_plate(path: str | Path, *, transfer: Transfer | None = None,
 
     Args:
         path: the plate.
-        transfer: override the display transfer (video/PNG: how to linearise; EXR: which
-            display encoding the engines see). Default: the stream's tag, else sRGB.
+        transfer: override the display transfer (video/PNG: how to linearise; EXR: how QC
+            previews show it). Default: the stream's tag, else sRGB.
         rate: frame rate for image sequences (they carry none); ignored for video.
     """
     path = Path(path)

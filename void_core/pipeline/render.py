@@ -33,6 +33,7 @@ from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames
 from void_core.media.exr import remove_stale_temporaries, write_exr_frame
 from void_core.media.masks import QuadmaskReader
 from void_core.media.plate import Plate, open_plate
+from void_core.media.plate_values import ShotValues, frame_values
 from void_core.pipeline.state import (
     DEFAULT_START_FRAME, ProgressCallback, ShotRequest, ShotResult,
 )
@@ -137,8 +138,8 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     writer = _FrameWriter(out_dir, name, first_frame, plate, attributes, request.compression, timings)
     total = plate.info.frame_count
     try:
-        for index, output, quad in _render(plate, engine, refiner, shot, timings):
-            writer.submit(index, output, quad)
+        for frame, output in _render(plate, engine, refiner, shot, timings):
+            writer.submit(frame, output)
             if on_progress:
                 on_progress(writer.completed(), total)
         writer.finish()
@@ -147,6 +148,8 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     if on_progress:
         on_progress(total, total)
     notes = list(engine.stats.notes)
+    if (values_line := writer.values.summary()) is not None:
+        notes.append(values_line)
     if engine.stats.hole_pixels and engine.stats.spatial_share > 0.999:
         notes.append("fill was spatial only: no frame showed the background behind the object")
     return ShotResult(
@@ -182,6 +185,7 @@ def _lineage_attributes(request: ShotRequest, plate: Plate, engine, refiner) -> 
         "void/source_format": plate.info.description,
         "void/mask": str(request.inputs.mask.resolve()),
         "void/transfer": plate.info.transfer.value,
+        "void/engine_encoding": plate.engine_encoding,
         "void/prompt_bg": str(request.inputs.prompt.get("bg", "")),
         "void/software": f"void-farm {void_core.__version__}",
     }
@@ -206,11 +210,11 @@ def _shot_frames(plate: Plate, reader: QuadmaskReader, boxes: tuple[Box, ...], f
 
 
 def _render(plate: Plate, engine: Inpainter, refiner, shot: ShotFrames,
-            timings: dict[str, float]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield (index, output linear frame, quadmask) in order."""
+            timings: dict[str, float]) -> Iterator[tuple[Frame, np.ndarray]]:
+    """Yield (frame, output linear frame) in order."""
     if all(box.empty for box in shot.boxes):  # nothing to remove: the plate passes through
         for frame in shot.stream():
-            yield frame.index, plate.linear(frame.raw), frame.quad
+            yield frame, plate.linear(frame.raw)
         return
     expected = 0
     clock = time.perf_counter()
@@ -222,7 +226,7 @@ def _render(plate: Plate, engine: Inpainter, refiner, shot: ShotFrames,
         if fill.frame.index != expected:
             raise RuntimeError(f"engine {engine.name} answered frame {fill.frame.index}, expected {expected}")
         expected += 1
-        yield fill.frame.index, _composite(plate, fill, shot.feather), fill.frame.quad
+        yield fill.frame, _composite(plate, fill, shot.feather)
         clock = time.perf_counter()
     if expected != shot.frame_count:
         raise RuntimeError(f"engine {engine.name} answered {expected} of {shot.frame_count} frames")
@@ -252,22 +256,28 @@ class _FrameWriter:
         self._pool = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="void-exr")
         self._inflight: deque[cf.Future] = deque()
         self._done = 0
+        self.values = ShotValues()
 
     def path_for(self, index: int) -> Path:
         return naming.exr_frame(self.out_dir, self.name, self.first_frame + index)
 
-    def submit(self, index: int, rgb: np.ndarray, quad: np.ndarray) -> None:
+    def submit(self, frame: Frame, rgb: np.ndarray) -> None:
         while len(self._inflight) >= 3:
             self._wait_one()
-        self._inflight.append(self._pool.submit(self._write, index, rgb, quad))
+        self._inflight.append(self._pool.submit(self._write, frame, rgb))
 
-    def _write(self, index: int, rgb: np.ndarray, quad: np.ndarray) -> None:
+    def _write(self, frame: Frame, rgb: np.ndarray) -> None:
         clock = time.perf_counter()
+        index, quad = frame.index, frame.quad
+        attributes = dict(self.attributes)
+        if self.plate.info.linear_source:
+            values = frame_values(frame.raw, quad)
+            self.values.add(self.first_frame + index, values)
+            attributes["void/plate_values"] = values.attribute()
         masks = {
             "mask.primary": quadmask.primary(quad).astype(np.float16),
             "mask.affected": quadmask.affected(quad).astype(np.float16),
         }
-        attributes = dict(self.attributes)
         attributes["void/source_frame"] = str(index if self.plate.info.first_frame is None
                                               else self.plate.info.first_frame + index)
         write_exr_frame(self.path_for(index), rgb, masks, attributes=attributes,
