@@ -54,6 +54,10 @@ class MaskError(InputError):
     """A quadmask that is missing, has the wrong size/length, or bad values."""
 
 
+class ColourError(InputError):
+    """An OCIO config that does not load, or a colour space name it does not know."""
+
+
 class CutListError(InputError):
     """A cut list that does not parse, or a shot in it that cannot be used."""
 

@@ -1,12 +1,14 @@
-"""Transfer functions between display-referred code values and scene-linear light.
+"""Display transfers (what a video's transfer tag means), as OpenColorIO colour spaces.
 
-Video sources are display-referred (sRGB or Rec.709 transfer) and are linearised on the way to
-EXR; EXR plates are scene-linear and are converted to display space for the models. Primaries
-stay Rec.709 throughout (the EXR `chromaticities` attribute says so).
+A display-referred source is linearised by its transfer: each `Transfer` is a colour space of
+OCIO's built-in studio config (`TRANSFER_COLORSPACES`), and `to_linear` / `to_display` are that
+config's processors to and from scene-linear Rec.709. The transfer of a video also names its
+default input colour space (`plate.py`).
 
-Linearising whole frames goes through lookup tables (256 entries for 8-bit, 65536 for 16-bit),
-so the linear value of a code value is the same number wherever and whenever it is computed.
-That is what lets a test check "outside the mask, the output equals the linearised source".
+Linearising whole frames goes through lookup tables built from those processors (256 entries for
+8-bit, 65536 for 16-bit), so the linear value of a code value is the same number wherever and
+whenever it is computed. That is what lets a test check "outside the mask, the output equals the
+linearised source".
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ import functools
 
 import numpy as np
 
+from void_core.media import ocio
+
 # Rec.709 / sRGB primaries and D65 white, as (Rx, Ry, Gx, Gy, Bx, By, Wx, Wy) for EXR headers.
 REC709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
-
-# BT.709 OETF constants at full precision (BT.2020's form), so both curve pieces meet exactly.
-_ALPHA, _BETA = 1.09929682680944, 0.018053968510807
 
 
 class Transfer(str, enum.Enum):
@@ -32,30 +33,26 @@ class Transfer(str, enum.Enum):
     LINEAR = "linear"
 
 
+# Each transfer as a colour space of the built-in studio config (Rec.709 primaries).
+TRANSFER_COLORSPACES = {
+    Transfer.SRGB: "sRGB Encoded Rec.709 (sRGB)",
+    Transfer.REC709: "Camera Rec.709",
+    Transfer.GAMMA22: "Gamma 2.2 Encoded Rec.709",
+    Transfer.LINEAR: ocio.LINEAR_REC709,
+}
+
+
 def to_linear(display: np.ndarray, transfer: Transfer) -> np.ndarray:
-    """Display-referred [0, 1] -> scene-linear, float32."""
-    v = np.asarray(display, dtype=np.float32)
-    if transfer is Transfer.SRGB:
-        return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
-    if transfer is Transfer.REC709:
-        return np.where(v < 4.5 * _BETA, v / 4.5, ((v + _ALPHA - 1) / _ALPHA) ** (1 / 0.45)).astype(np.float32)
-    if transfer is Transfer.GAMMA22:
-        return (np.clip(v, 0, None) ** 2.2).astype(np.float32)
-    return v.copy()
+    """Display-referred [0, 1] -> scene-linear Rec.709, float32 (OCIO)."""
+    return ocio.apply_curve(display, ocio.DEFAULT_CONFIG, TRANSFER_COLORSPACES[transfer],
+                            ocio.LINEAR_REC709)
 
 
 def to_display(linear: np.ndarray, transfer: Transfer) -> np.ndarray:
-    """Scene-linear -> display-referred, float32, clipped to [0, 1] (what the models see)."""
+    """Scene-linear Rec.709 -> display-referred, float32, clipped to [0, 1] (OCIO)."""
     v = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
-    if transfer is Transfer.SRGB:
-        out = np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
-    elif transfer is Transfer.REC709:
-        out = np.where(v < _BETA, v * 4.5, _ALPHA * v**0.45 - (_ALPHA - 1))
-    elif transfer is Transfer.GAMMA22:
-        out = v ** (1 / 2.2)
-    else:
-        out = v
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    out = ocio.apply_curve(v, ocio.DEFAULT_CONFIG, ocio.LINEAR_REC709, TRANSFER_COLORSPACES[transfer])
+    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
 
 
 @functools.lru_cache(maxsize=8)
