@@ -50,8 +50,10 @@ from flows.cli_lineage import db_app, lineage_command  # noqa: E402
 
 app.add_typer(cutlist_app, name="cutlist")
 from flows.cli_models import models_app  # noqa: E402
+from flows.cli_colour import colour_app  # noqa: E402
 
 app.add_typer(models_app, name="models")
+app.add_typer(colour_app, name="colour")
 app.add_typer(db_app, name="db")
 app.command("lineage")(lineage_command)
 
@@ -116,6 +118,10 @@ def shot(
     transfer: Annotated[Transfer | None, typer.Option(
         help="Display transfer of the plate (default: the video's tag, else srgb).",
         show_default=False)] = None,
+    colorspace: Annotated[str | None, typer.Option(
+        help="The plate's OCIO colour space, e.g. ACEScg or 'ARRI LogC3 (EI800)' (default: "
+             "[colour] input_colorspace, else the transfer's for video, scene-linear Rec.709 for "
+             "EXR; `void-farm colour list` shows the names).", show_default=False)] = None,
     rate: Annotated[str | None, typer.Option(
         help="Frame rate for image-sequence plates, e.g. 24000/1001.", show_default=False)] = None,
     compression: Annotated[str, typer.Option(help="EXR compression: zip, zips, piz, none, dwaa.")] = "zip",
@@ -141,9 +147,10 @@ def shot(
 ) -> None:
     """Remove the masked object from one shot and write EXR plates at plate resolution.
 
-    Writes OUT/<name>/<name>.<frame>.exr for every input frame: R, G, B half (scene-linear
-    Rec.709), mask.primary and mask.affected, lineage attributes in the header. Pixels outside
-    the dilated mask equal the linearised source exactly.
+    Writes OUT/<name>/<name>.<frame>.exr for every input frame: R, G, B half (scene-linear, in
+    the working colour space: an EXR plate's own, else Rec.709), mask.primary and mask.affected,
+    lineage attributes in the header. Pixels outside the dilated mask equal the linearised
+    source exactly.
     """
     from void_core.masking import parse_box_option, parse_point_option
     from void_core.pipeline import check_plan, folder_plan, resolve_shot_folder
@@ -153,7 +160,7 @@ def shot(
         clicks = [parse_point_option(p) for p in point or []] + [parse_box_option(b) for b in box or []]
         plan = folder_plan(inputs, name or shot_dir.resolve().name, clicks=clicks or None,
                            start_frame=start_frame, rate=_parse_rate(rate), transfer=transfer)
-        chosen = choose_engines(config, engine, masker, analyzer, model_dir, refiner)
+        chosen = choose_engines(config, engine, masker, analyzer, model_dir, refiner, colorspace)
         with tempfile.TemporaryDirectory(prefix="void-farm-") as scratch:
             # Without lineage the stages record into a throwaway database: nothing is kept and
             # nothing reused.

@@ -63,6 +63,10 @@ def run_command(
     config: Annotated[Path | None, typer.Option(
         help="Engine settings file, TOML: model paths and options per engine (default: "
              "$VOID_FARM_CONFIG).", show_default=False)] = None,
+    colorspace: Annotated[str | None, typer.Option(
+        help="Every plate's OCIO colour space unless its clip's \"void\" metadata names one "
+             "(default: [colour] input_colorspace, else by plate kind; `void-farm colour list`).",
+        show_default=False)] = None,
     resident: Annotated[bool | None, typer.Option(
         "--resident/--no-resident",
         help="Keep each engine's model loaded in one Ray actor for the whole run (default: "
@@ -76,7 +80,7 @@ def run_command(
     Exit status 0 only when every shot succeeded. Rerunning skips what lineage shows done.
     """
     with handled_errors():
-        choice = choose_engines(config, engine, masker, analyzer, model_dir, refiner)
+        choice = choose_engines(config, engine, masker, analyzer, model_dir, refiner, colorspace)
         checked = preflight(cutlist, out, choice, media_root=media_root, rate=rate, db=db,
                             ray_address=ray_address)
         summary = execute(cutlist, out, media_root=media_root, db=checked.lineage_url,

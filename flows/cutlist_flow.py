@@ -79,11 +79,11 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                     refiner: str = "flow", masker: str = "classical", analyzer: str = "heuristic",
                     db: str | None = None, force: bool = False, rate: str | None = None,
                     resident: bool | None = None, masker_settings: dict | None = None,
-                    analyzer_settings: dict | None = None):
+                    analyzer_settings: dict | None = None, colour: dict | None = None):
     """Clean every shot of `cutlist`; EXRs, previews and a conformed OTIO go to `out`."""
     logger = get_run_logger()
     choice = EngineChoice(engine, engine_settings, refiner, masker, masker_settings, analyzer,
-                          analyzer_settings)
+                          analyzer_settings, colour)
     # The same checks as `void-farm run`, for deployments that start the flow directly.
     checked = preflight(cutlist, out, choice, media_root=media_root, rate=rate, db=db)
     cut = checked.cutlist

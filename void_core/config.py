@@ -14,6 +14,11 @@
 
 Sections are `[<stage>.<engine>]` with stage one of inpaint, masking, analysis, refine; an
 engine not named in the file gets its defaults. Settings given on the command line win.
+
+    [colour]                            # OpenColorIO (see void_core/media/ocio.py)
+    config = "ocio://studio-config-v4.0.0_aces-v2.0_ocio-v2.5"   # else $OCIO, else this one
+    input_colorspace = "ACEScg"         # every plate's colour space (--colorspace wins)
+    working_colorspace = "ACEScg"       # the output EXRs' colour space (scene-linear)
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from void_core.vocabulary import EngineKind
 ENV_VAR = "VOID_FARM_CONFIG"
 STAGES = tuple(EngineKind)
 SECRET_WORDS = ("key", "token", "secret", "password")  # as a whole name or its last word
+COLOUR_SECTION = "colour"
+COLOUR_KEYS = ("config", "input_colorspace", "working_colorspace")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class EngineConfig:
 
     sections: dict[str, dict[str, dict]] = field(default_factory=dict)
     path: Path | None = None
+    colour: dict[str, str] = field(default_factory=dict)  # [colour], keys of COLOUR_KEYS
 
     def settings(self, stage: str, engine: str) -> dict:
         """The `[stage.engine]` section, its keys checked against the engine's settings.
@@ -62,7 +70,23 @@ def load_engine_config(path: str | Path | None = None) -> EngineConfig:
         raise InputError(path, "configuration file not found", f"fix --config or ${ENV_VAR}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InputError(path, f"is not valid TOML ({err})") from None
-    return EngineConfig(sections=_checked(path, data), path=path)
+    colour = _checked_colour(path, data.pop(COLOUR_SECTION, {}))
+    return EngineConfig(sections=_checked(path, data), path=path, colour=colour)
+
+
+def _checked_colour(path: Path, section) -> dict[str, str]:
+    if not isinstance(section, dict):
+        raise InputError(path, f"{COLOUR_SECTION} = ... is not a table", "write it as [colour]")
+    for key, value in section.items():
+        if key not in COLOUR_KEYS:
+            near = closest(key, COLOUR_KEYS)
+            raise InputError(path, f"[colour] has no setting {key!r}",
+                             f"did you mean {near}?" if near else f"settings: {', '.join(COLOUR_KEYS)}")
+        if not isinstance(value, str) or not value:
+            raise InputError(path, f"[colour] {key} must be a non-empty string")
+    if "config" in section and not section["config"].startswith("ocio://"):
+        section["config"] = str((path.parent / section["config"]).expanduser())
+    return dict(section)
 
 
 def _checked(path: Path, data: dict) -> dict[str, dict[str, dict]]:

@@ -36,13 +36,15 @@ class EngineChoice:
     masker_settings: dict | None = None
     analyzer: str = "heuristic"
     analyzer_settings: dict | None = None
+    colour: dict | None = None  # [colour] of the config file, --colorspace as input_colorspace
 
     def as_parameters(self) -> dict:
         """As the flow's keyword parameters."""
         return {"engine": self.engine, "engine_settings": dict(self.engine_settings or {}),
                 "refiner": self.refiner, "masker": self.masker,
                 "masker_settings": dict(self.masker_settings or {}), "analyzer": self.analyzer,
-                "analyzer_settings": dict(self.analyzer_settings or {})}
+                "analyzer_settings": dict(self.analyzer_settings or {}),
+                "colour": dict(self.colour or {})}
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class Checked:
 
 
 def choose_engines(config: str | Path | None, engine: str, masker: str, analyzer: str,
-                   model_dir: Path | None = None, refiner: str = "flow") -> EngineChoice:
+                   model_dir: Path | None = None, refiner: str = "flow",
+                   colorspace: str | None = None) -> EngineChoice:
     """The chosen engines' settings: the config file's sections, then --model-dir. A refiner
     that runs inside the engine (void-pass2) becomes that engine's `pass2` setting, and the
     pipeline's own refiner is then "none".
@@ -75,9 +78,25 @@ def choose_engines(config: str | Path | None, engine: str, masker: str, analyzer
                              f"{engine}", f"add --engine {host}")
         engine_settings["pass2"] = loaded.settings(EngineKind.REFINE, refiner)
         refiner = "none"
+    colour = dict(loaded.colour)
+    if colorspace:
+        colour["input_colorspace"] = colorspace
+    check_colour(colour)
     return EngineChoice(engine, engine_settings, refiner, masker,
                         loaded.settings(EngineKind.MASKING, masker), analyzer,
-                        loaded.settings(EngineKind.ANALYSIS, analyzer))
+                        loaded.settings(EngineKind.ANALYSIS, analyzer), colour)
+
+
+def check_colour(colour: dict) -> None:
+    """The OCIO config loads and names every colour space given (ColourError otherwise)."""
+    from void_core.media import ocio
+
+    config = ocio.config_name(ocio.ColourSpec(**colour))
+    ocio.load_config(config)
+    for key in ("input_colorspace", "working_colorspace"):
+        if colour.get(key):
+            ocio.colorspace(config, colour[key], what=key.replace("_", " ").replace("colorspace",
+                                                                                    "colour space"))
 
 
 def check_engines(choice: EngineChoice) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VOID_KEY = "void"
-KNOWN_KEYS = ("remove", "bg", "shot", "frame", "points", "labels", "box")
+KNOWN_KEYS = ("remove", "bg", "shot", "frame", "points", "labels", "box", "colorspace")
 
 _KEYWORD = re.compile(r"^\s*void\s*:\s*(?P<text>.*?)\s*$", re.IGNORECASE | re.DOTALL)
 
@@ -42,6 +42,7 @@ class StructuredVoid:
     points: list[list[float]] | None = None
     labels: list[int] | None = None
     box: list[float] | None = None
+    colorspace: str | None = None  # the clip's input colour space (an OCIO name)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -73,7 +74,7 @@ def parse_structured(data: Any, frame_count: int | None) -> StructuredVoid:
     if unknown:
         result.errors.append(f"unknown key(s) {', '.join(unknown)} in 'void' metadata "
                              f"(known: {', '.join(KNOWN_KEYS)})")
-    for key in ("remove", "bg", "shot"):
+    for key in ("remove", "bg", "shot", "colorspace"):
         if key in data:
             setattr(result, key, _checked(result, key, data[key], _text))
     if "frame" in data:

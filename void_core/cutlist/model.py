@@ -130,6 +130,7 @@ class ShotSpec:
     # Where the media starts in the source range's time (an OTIO reference's available_range),
     # so a clip cut from longer media can be found in it; None when the cut list does not say.
     media_start_frame: int | None = None
+    colorspace: str | None = None  # "void" metadata `colorspace`: the clip's OCIO input space
 
     @property
     def frame_count(self) -> int:
@@ -160,6 +161,7 @@ class ShotSpec:
             "instructions": list(self.instructions),
             "prompt": self.prompt,
             "bg": self.bg,
+            "colorspace": self.colorspace,
             "speed_effect": self.speed_effect,
             "speed_description": self.speed_description,
             "warnings": list(self.warnings),

@@ -175,6 +175,7 @@ class _Findings:
     prompt: dict[str, Any] | None = None
     bg: str | None = None
     shot: str | None = None
+    colorspace: str | None = None
 
 
 class _ShotBuilder:
@@ -234,7 +235,8 @@ class _ShotBuilder:
             source_start_frame=_source_start_frame(clip, timing.source, timing.rate),
             media_start_frame=_media_start_frame(clip, timing.rate),
             instructions=tuple(dict.fromkeys(findings.instructions)), prompt=findings.prompt,
-            bg=findings.bg, speed_effect=speed is not None, speed_description=speed,
+            bg=findings.bg, colorspace=findings.colorspace,
+            speed_effect=speed is not None, speed_description=speed,
             warnings=tuple(timing.warnings + list(media.warnings)),
             drop_frame=self.edl.drop_frame if self.edl else False,
         )
@@ -319,6 +321,8 @@ class _ShotBuilder:
             findings.instructions.append(parsed.remove)
         findings.bg = self._first(findings.bg, parsed.bg, "bg", label, where)
         findings.shot = self._first(findings.shot, parsed.shot, "shot", label, where)
+        findings.colorspace = self._first(findings.colorspace, parsed.colorspace, "colorspace",
+                                          label, where)
         if parsed.has_prompt:
             prompt = parsed.prompt(default_frame)
             findings.prompt = self._first(findings.prompt, prompt, "prompt (points/box)", label,

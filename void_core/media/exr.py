@@ -1,6 +1,7 @@
 """OpenEXR frames: write plates with mask channels and lineage attributes; read them back.
 
-Conventions (DESIGN.md): R, G, B half (scene-linear Rec.709, `chromaticities` set), plus
+Conventions (DESIGN.md): R, G, B half (scene-linear, `chromaticities` and the OCIO `colorspace`
+name set: Rec.709 unless the plate or the run says otherwise), plus
 `mask.primary` and `mask.affected` (half, 0 or 1); ZIP by default; lineage in `void/*` string
 attributes. A frame appears atomically: it is written under a temporary name in the same folder
 and renamed, so a reader never sees half a frame and a crash leaves no partial file.
@@ -48,17 +49,22 @@ def write_exr_frame(
     attributes: Mapping[str, str | int | float] | None = None,
     fps: fractions.Fraction | None = None,
     compression: str = "zip",
+    chromaticities: tuple[float, ...] = REC709_CHROMATICITIES,
+    colorspace: str | None = None,
 ) -> Path:
     """Write one plate frame atomically.
 
     Args:
         path: final file name (`<shot>.<frame>.exr`).
-        rgb: (H, W, 3) float16 (or float32, kept as FLOAT) scene-linear Rec.709.
+        rgb: (H, W, 3) float16 (or float32, kept as FLOAT) scene-linear, in the colour space
+            `chromaticities` and `colorspace` describe (default: Rec.709 primaries, D65).
         masks: layer name -> (H, W) array, e.g. {"mask.primary": ..., "mask.affected": ...};
             stored as half.
         attributes: extra header attributes (lineage), str/int/float values.
         fps: frame rate, stored exactly as `framesPerSecond`.
         compression: one of COMPRESSIONS; ZIP (lossless) by default.
+        chromaticities: (Rx, Ry, Gx, Gy, Bx, By, Wx, Wy) of the RGB's primaries and white.
+        colorspace: the OCIO colour space name, as the `colorspace` attribute Nuke and OIIO read.
     """
     path = Path(path)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -66,8 +72,10 @@ def write_exr_frame(
     header: dict = {
         "compression": COMPRESSIONS[compression],
         "type": OpenEXR.scanlineimage,
-        "chromaticities": REC709_CHROMATICITIES,
+        "chromaticities": tuple(chromaticities),
     }
+    if colorspace:
+        header["colorspace"] = colorspace
     if fps is not None:
         header["framesPerSecond"] = fractions.Fraction(fps)
     header.update(attributes or {})

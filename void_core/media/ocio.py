@@ -146,6 +146,7 @@ class CodeTransform:
 
     lut: np.ndarray  # (2**bits,) float32: normalised code -> curve value
     matrix: np.ndarray | None  # (3, 3) or None (identity)
+    lut_half: np.ndarray  # the LUT as half floats: with no matrix, the output EXR's values
 
     def __call__(self, codes: np.ndarray) -> np.ndarray:
         linear = self.lut[codes]
@@ -171,13 +172,14 @@ def code_transform(config: str, source: str, target: str, bits: int) -> CodeTran
                                                                 source, target))
     matrix = (columns / (curve_high - curve_low)).T  # column j: what channel j contributes
     matrix = None if np.allclose(matrix, np.eye(3), atol=1e-6) else matrix.astype(np.float32)
-    candidate = CodeTransform(lut.astype(np.float32), matrix)
+    candidate = CodeTransform(lut.astype(np.float32), matrix, lut.astype(np.float16))
     samples = np.random.default_rng(0).integers(0, 2**bits, (64, 3))
     expected = convert(samples.astype(np.float32) / scale, config, source, target)
     got = candidate(samples)
     if not np.allclose(got, expected, rtol=1e-4, atol=1e-5):
         return None
     candidate.lut.setflags(write=False)
+    candidate.lut_half.setflags(write=False)
     return candidate
 
 

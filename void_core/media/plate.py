@@ -3,17 +3,23 @@
 A `Plate` streams *raw* frames (video and PNG: RGB code values; EXR: scene-linear floats as
 stored) and converts them on demand:
 
-- `linear()`: what goes into the output EXR outside the mask (exactly the source:
-  LUT-linearised code values, or the EXR's own bits);
+- `linear()`: what goes into the output EXR outside the mask, in the working colour space
+  (exactly the source: code values through a LUT built from OCIO, or the EXR's own bits when
+  the EXR is already in the working space);
 - `display()`: the float32 [0, 1] pixels the engines see. Display-referred plates give their
   own code values (a bounded encoding that round-trips); scene-linear plates go through the
   ACEScct shaper (`media/shaper.py`), so nothing above 1.0 is clipped;
-- `from_display()`: an engine's result back to linear (the transfer's inverse, or the shaper's);
+- `from_display()`: an engine's result back to working linear (OCIO, or the shaper's inverse);
 - `view()`: a display-referred picture for people (QC previews), clipped to [0, 1].
+
+Colour (`ColourSpec`, all optional): the input colour space defaults to the transfer's colour
+space for code values (video tag, else sRGB) and to scene-linear Rec.709 for EXR; the working
+space defaults to the EXR's own space when that is scene-linear, else scene-linear Rec.709.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,8 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from void_core.errors import MediaError
-from void_core.media import colour, shaper
+from void_core.errors import ColourError
+from void_core.media import colour, ocio, shaper
 from void_core.media.colour import Transfer
+from void_core.media.ocio import ColourSpec
 from void_core.media.sequence import (
     IMAGE_SUFFIXES,
     ImageSequence,
@@ -48,6 +56,9 @@ class PlateInfo:
     first_frame: int | None  # the sequence's own first frame number (sequences only)
     bit_depth: int
     description: str  # codec / pixel format, for logs and lineage
+    colour_config: str = ocio.DEFAULT_CONFIG
+    colorspace: str = ocio.LINEAR_REC709  # the plate's input colour space (OCIO name)
+    working: str = ocio.LINEAR_REC709  # the output EXR's colour space (scene-linear)
 
     @property
     def linear_source(self) -> bool:
@@ -62,6 +73,10 @@ class Plate:
         self.info = info
         self._video = video
         self._sequence = sequence
+        self._codes = None  # code values -> working linear (LUT form), when it exists
+        if not info.linear_source:
+            self._codes = ocio.code_transform(info.colour_config, info.colorspace, info.working,
+                                              8 if info.bit_depth == 8 else 16)
 
     def frames(self) -> Iterator[np.ndarray]:
         """Raw frames in order: uint8/uint16 code values, or float16/float32 linear for EXR."""
@@ -77,24 +92,36 @@ class Plate:
                                        f"is {self.info.width}x{self.info.height}")
             yield frame
 
+    @property
+    def converts(self) -> bool:
+        """The plate's colour space is not the working space."""
+        return self.info.colorspace != self.info.working
+
+    def _convert(self, rgb: np.ndarray) -> np.ndarray:
+        return ocio.convert(rgb, self.info.colour_config, self.info.colorspace, self.info.working)
+
     def linear(self, raw: np.ndarray) -> np.ndarray:
-        """What the output EXR holds for an untouched pixel: the source, linear, bit-exact."""
+        """What the output EXR holds for an untouched pixel: the source in the working space,
+        bit-exact when it already is."""
         if self.info.linear_source:
-            return raw
-        return colour.codes_to_linear_half(raw, self.info.transfer)
+            return self._convert(raw).astype(self.output_dtype) if self.converts else raw
+        if self._codes is not None and self._codes.matrix is None:
+            return self._codes.lut_half[raw]
+        if self._codes is not None:
+            return self._codes(raw).astype(np.float16)
+        return self._convert(colour.codes_to_display(raw)).astype(np.float16)
 
     def display(self, raw: np.ndarray) -> np.ndarray:
         """Float32 [0, 1] pixels for the engines: code values, or shaper codes of linear light."""
         if self.info.linear_source:
-            return shaper.encode(raw)
+            return shaper.encode(self._convert(raw) if self.converts else raw)
         return colour.codes_to_display(raw)
 
     def from_display(self, display: np.ndarray) -> np.ndarray:
         """An engine's [0, 1] result -> the output EXR's linear encoding (finite, >= 0)."""
         if self.info.linear_source:
             return shaper.decode(display).astype(self.output_dtype)
-        linear = colour.to_linear(display, self.info.transfer)
-        return linear.astype(self.output_dtype)
+        return self._convert(display).astype(self.output_dtype)
 
     def view(self, raw: np.ndarray) -> np.ndarray:
         """A display-referred float32 [0, 1] picture for people: highlights clip here only."""
@@ -111,6 +138,13 @@ class Plate:
         return f"display code values ({self.info.transfer.value})"
 
     @property
+    def chromaticities(self) -> tuple[float, ...]:
+        """The working space's primaries and white, for the EXR header."""
+        if self.info.working == ocio.LINEAR_REC709:
+            return colour.REC709_CHROMATICITIES
+        return ocio.chromaticities(self.info.colour_config, self.info.working)
+
+    @property
     def output_dtype(self) -> np.dtype:
         """Half, except float32 EXR sources stay float32 (so untouched pixels stay bit-exact)."""
         if self.info.kind == "exr" and self.info.bit_depth == 32:
@@ -119,7 +153,7 @@ class Plate:
 
 
 def open_plate(path: str | Path, *, transfer: Transfer | None = None,
-               rate: Fraction | None = None) -> Plate:
+               rate: Fraction | None = None, colour_spec: ColourSpec | None = None) -> Plate:
     """Open a video file, a frame folder or a `name.####.ext` pattern.
 
     Args:
@@ -127,14 +161,51 @@ def open_plate(path: str | Path, *, transfer: Transfer | None = None,
         transfer: override the display transfer (video/PNG: how to linearise; EXR: how QC
             previews show it). Default: the stream's tag, else sRGB.
         rate: frame rate for image sequences (they carry none); ignored for video.
+        colour_spec: OCIO config, input and working colour spaces (None: the defaults).
+
+    Raises:
+        MediaError: the plate does not open. ColourError: an unknown config or colour space.
     """
     path = Path(path)
     if path.suffix.lower() in VIDEO_SUFFIXES or (path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES):
-        return _open_video(path, transfer)
-    return _open_sequence(path, transfer, rate)
+        (info, video), sequence = _open_video(path, transfer), None
+    else:
+        (info, sequence), video = _open_sequence(path, transfer, rate), None
+    return Plate(_with_colour(info, colour_spec or ColourSpec()), video=video, sequence=sequence)
 
 
-def _open_video(path: Path, transfer: Transfer | None) -> Plate:
+def _with_colour(info: PlateInfo, spec: ColourSpec) -> PlateInfo:
+    """Resolve the plate's input and working colour spaces in the active config."""
+    config = ocio.config_name(spec)
+    ocio.load_config(config)  # a missing or broken config is named as such
+    if spec.input_colorspace:
+        source = ocio.colorspace(config, spec.input_colorspace, what="input colour space")
+    else:
+        default = ocio.LINEAR_REC709 if info.linear_source else colour.TRANSFER_COLORSPACES[info.transfer]
+        source = _default_space(config, default, "input_colorspace")
+    if spec.working_colorspace:
+        working = ocio.colorspace(config, spec.working_colorspace, what="working colour space")
+    elif info.linear_source and ocio.encoding(config, source) == ocio.SCENE_LINEAR:
+        working = source
+    else:
+        working = _default_space(config, ocio.LINEAR_REC709, "working_colorspace")
+    if ocio.encoding(config, working) != ocio.SCENE_LINEAR:
+        raise ColourError(None, f"working colour space {working!r} is not scene-linear "
+                                f"({ocio.encoding(config, working) or 'no encoding'})",
+                          "EXR plates are written in linear light: pick e.g. ACEScg or "
+                          f"{ocio.LINEAR_REC709!r}")
+    return dataclasses.replace(info, colour_config=config, colorspace=source, working=working)
+
+
+def _default_space(config: str, name: str, setting: str) -> str:
+    try:
+        return ocio.colorspace(config, name)
+    except ColourError as err:
+        raise ColourError(None, f"{err.problem}, the default", f"set [colour] {setting} in "
+                                "void-farm.toml (or --colorspace) to a name of this config") from None
+
+
+def _open_video(path: Path, transfer: Transfer | None) -> tuple[PlateInfo, VideoInfo]:
     video = probe_video(path, transfer=transfer)
     info = PlateInfo(
         path=path, kind="video", width=video.width, height=video.height,
@@ -143,10 +214,11 @@ def _open_video(path: Path, transfer: Transfer | None) -> Plate:
         description=f"{video.codec} {video.pix_fmt} {video.bit_depth}-bit {video.matrix}"
                     f" {'full' if video.full_range else 'limited'} range",
     )
-    return Plate(info, video=video)
+    return info, video
 
 
-def _open_sequence(path: Path, transfer: Transfer | None, rate: Fraction | None) -> Plate:
+def _open_sequence(path: Path, transfer: Transfer | None,
+                   rate: Fraction | None) -> tuple[PlateInfo, ImageSequence]:
     if not path.exists() and not path.parent.is_dir():
         raise MediaError(path, "not found")
     sequence = find_sequence(path)
@@ -159,4 +231,4 @@ def _open_sequence(path: Path, transfer: Transfer | None, rate: Fraction | None)
         first_frame=sequence.first_frame, bit_depth=bits,
         description=f"{kind} sequence {first.dtype}",
     )
-    return Plate(info, sequence=sequence)
+    return info, sequence

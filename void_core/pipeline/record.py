@@ -38,6 +38,7 @@ def shot_identity(request: ShotRequest, plate: Plate, engine, refiner) -> tuple[
         "prompt": request.inputs.prompt.get("bg", ""),  # text-conditioned engines depend on it
         "compression": request.compression,
         "transfer": plate.info.transfer.value,
+        "colour": [plate.info.colour_config, plate.info.colorspace, plate.info.working],
         "rate": str(plate.info.rate),
         "start_frame": request.start_frame,
         "output": str((request.out_root / request.name).resolve()),

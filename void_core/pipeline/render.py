@@ -118,7 +118,8 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
     """
     started = time.perf_counter()
     name = check_shot_name(request.name)
-    plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate)
+    plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate,
+                       colour_spec=request.colour)
     reader = QuadmaskReader(request.inputs.mask)
     validate_mask(plate, reader)
     engine = engine or inpainter_for(request)
@@ -186,6 +187,8 @@ def _lineage_attributes(request: ShotRequest, plate: Plate, engine, refiner) -> 
         "void/mask": str(request.inputs.mask.resolve()),
         "void/transfer": plate.info.transfer.value,
         "void/engine_encoding": plate.engine_encoding,
+        "void/colour_config": plate.info.colour_config,
+        "void/input_colorspace": plate.info.colorspace,
         "void/prompt_bg": str(request.inputs.prompt.get("bg", "")),
         "void/software": f"void-farm {void_core.__version__}",
     }
@@ -281,7 +284,8 @@ class _FrameWriter:
         attributes["void/source_frame"] = str(index if self.plate.info.first_frame is None
                                               else self.plate.info.first_frame + index)
         write_exr_frame(self.path_for(index), rgb, masks, attributes=attributes,
-                        fps=self.plate.info.rate, compression=self.compression)
+                        fps=self.plate.info.rate, compression=self.compression,
+                        chromaticities=self.plate.chromaticities, colorspace=self.plate.info.working)
         self.timings["write"] += time.perf_counter() - clock
 
     def _wait_one(self) -> None:

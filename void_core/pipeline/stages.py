@@ -229,7 +229,8 @@ def shot_request(settings: RunSettings, state: ShotState) -> ShotRequest:
                        start_frame=state.plan.first_frame, engine=settings.engine,
                        engine_settings=dict(settings.engine_settings), refiner=settings.refiner,
                        compression=settings.compression, transfer=settings.transfer,
-                       rate=state.plan.rate, run_id=settings.run_id)
+                       rate=state.plan.rate, run_id=settings.run_id,
+                       colour=settings.colour_for(state.plan))
 
 
 def inpaint(settings: RunSettings, state: ShotState, *, engine=None,
@@ -237,7 +238,8 @@ def inpaint(settings: RunSettings, state: ShotState, *, engine=None,
     """Fill, refine and write the EXR plates (`engine`: a resident instance to reuse)."""
     request = shot_request(settings, state)
     check_shot_name(request.name)
-    plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate)
+    plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate,
+                       colour_spec=request.colour)
     validate_mask(plate, QuadmaskReader(request.inputs.mask))
     instance = engine or inpainter_for(request)
     identity, inputs = shot_identity(request, plate, instance, refiner_for(request))
@@ -290,7 +292,8 @@ def check_plan(settings: RunSettings, plan: ShotPlan) -> None:
         InputError / MediaError / MaskError / EngineNotFoundError: what the stages would.
     """
     check_shot_name(plan.name)
-    plate = open_plate(plan.media, transfer=settings.transfer, rate=plan.rate)
+    plate = open_plate(plan.media, transfer=settings.transfer, rate=plan.rate,
+                       colour_spec=settings.colour_for(plan))
     if plan.quadmask is not None:
         validate_mask(plate, QuadmaskReader(plan.quadmask))
     else:

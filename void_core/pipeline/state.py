@@ -16,6 +16,7 @@ from typing import Any
 
 from void_core import naming
 from void_core.media.colour import Transfer
+from void_core.media.ocio import ColourSpec
 from void_core.progress import ProgressCallback  # noqa: F401  (re-exported for the stages)
 from void_core.vocabulary import RunKind, Stage, StageStatus
 
@@ -42,8 +43,13 @@ class RunSettings:
     compression: str = "zip"
     force: bool = False
     transfer: Transfer | None = None  # None: the plate's own tag, else sRGB
+    colour: dict = field(default_factory=dict)  # ColourSpec fields: config, input/working space
     kind: RunKind = RunKind.CUTLIST
     stages: tuple[Stage, ...] = tuple(Stage)  # `void-farm shot` leaves QC out
+
+    def colour_for(self, plan: ShotPlan) -> ColourSpec:
+        """The shot's colour: the run's, with the cut list's colour space for this clip."""
+        return ColourSpec(**self.colour).with_input(plan.colorspace)
 
     @property
     def work_root(self) -> Path:
@@ -76,6 +82,7 @@ class ShotPlan:
     quadmask: Path | None = None  # a quadmask the caller found; None: look beside the media
     points: Path | None = None  # a clicks file the caller found (VOID's *_points.json ...)
     clicks_win: bool = False  # clicks replace a quadmask found beside the media
+    colorspace: str | None = None  # the clip's input colour space from the cut list, if any
 
     @classmethod
     def from_spec(cls, spec) -> ShotPlan:
@@ -87,7 +94,8 @@ class ShotPlan:
                    first_frame=spec.source_start_frame, frame_count=spec.frame_count,
                    rate=spec.rate, prompt=spec.prompt, instruction="; ".join(spec.instructions),
                    bg=spec.bg, record_range=f"{record['start_tc']}-{record['end_tc']}",
-                   media_start=spec.media_start_frame)
+                   media_start=spec.media_start_frame,
+                   colorspace=spec.colorspace)
 
     @property
     def last_frame(self) -> int:
@@ -190,6 +198,7 @@ class ShotRequest:
     transfer: Transfer | None = None
     rate: Fraction | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    colour: ColourSpec = ColourSpec()
 
 
 def work_dir(settings: RunSettings, plan: ShotPlan) -> Path:
