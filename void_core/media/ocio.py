@@ -101,7 +101,9 @@ def closest_names(config: str, name: str, count: int = 3) -> list[str]:
     for space in load_config(config).getColorSpaces():
         for key in (space.getName(), *space.getAliases()):
             by_key.setdefault(key.lower(), space.getName())
-    found = difflib.get_close_matches(name.lower(), list(by_key), n=count * 3, cutoff=0.4)
+    wanted = name.lower()
+    containing = [k for k in by_key if wanted in k]  # "logc3" -> "ARRI LogC3 (EI800)" first
+    found = containing + difflib.get_close_matches(wanted, list(by_key), n=count * 3, cutoff=0.4)
     names = list(dict.fromkeys(by_key[k] for k in found))
     return names[:count]
 
