@@ -94,19 +94,25 @@ def write_exr_frame(
 
 
 def read_exr_frame(path: str | Path) -> ExrFrame:
-    """Read RGB (dtype as stored), every other channel by name, and the header."""
+    """Read RGB (dtype as stored), every other channel by name, and the header.
+
+    A multi-part file gives its first part with R, G, B channels (RGBA's alpha is left out of
+    `masks`); the other parts are not read into the frame.
+    """
     path = Path(path)
     if not path.is_file():
         raise MediaError(path, "EXR file not found")
     try:
         with OpenEXR.File(str(path), separate_channels=True) as exr:
-            header = dict(exr.header())
-            channels = {name: ch.pixels for name, ch in exr.channels().items()}
+            parts = [(dict(part.header), {name: ch.pixels for name, ch in part.channels.items()})
+                     for part in exr.parts]
     except Exception as err:  # the bindings raise plain Exception on corrupt files
         raise MediaError(path, f"cannot read EXR ({err})") from None
+    header, channels = next(((h, c) for h, c in parts if _rgb_channel_names(c)), parts[0])
     rgb_names = _rgb_channel_names(channels)
     if rgb_names is None:
-        raise MediaError(path, "EXR has no R, G, B channels")
+        names = ", ".join(sorted(n for _, c in parts for n in c)[:8])
+        raise MediaError(path, f"EXR has no R, G, B channels (it has {names})")
     rgb = np.stack([channels[n] for n in rgb_names], axis=-1)
     for name in {*rgb_names, "A"}:
         channels.pop(name, None)

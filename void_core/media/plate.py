@@ -27,16 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-from void_core.errors import MediaError
-from void_core.errors import ColourError
+from void_core.errors import ColourError, MediaError
 from void_core.media import colour, ocio, shaper
 from void_core.media.colour import Transfer
 from void_core.media.ocio import ColourSpec
 from void_core.media.sequence import (
     IMAGE_SUFFIXES,
+    OIIO_SUFFIXES,
+    ImageFormat,
     ImageSequence,
     find_sequence,
+    image_format,
     read_exr_rgb,
+    read_image_frame,
     read_png_codes,
 )
 from void_core.media.video import VIDEO_SUFFIXES, VideoInfo, iter_video_codes, probe_video
@@ -47,36 +50,48 @@ class PlateInfo:
     """Geometry, timing and colour of a plate."""
 
     path: Path
-    kind: str  # "video", "exr" or "png"
+    kind: str  # "video", "exr", "png", "dpx", "tif" or "tiff"
     width: int
     height: int
     frame_count: int
     rate: Fraction | None
     transfer: Transfer
     first_frame: int | None  # the sequence's own first frame number (sequences only)
-    bit_depth: int
+    bit_depth: int  # of the codes (video: the stream's; a 10-bit DPX: 10) or of the floats
     description: str  # codec / pixel format, for logs and lineage
+    floats: bool = False  # raw frames are floats (EXR, float TIFF), else integer code values
     colour_config: str = ocio.DEFAULT_CONFIG
     colorspace: str = ocio.LINEAR_REC709  # the plate's input colour space (OCIO name)
     working: str = ocio.LINEAR_REC709  # the output EXR's colour space (scene-linear)
 
     @property
     def linear_source(self) -> bool:
-        return self.kind == "exr"
+        """Raw frames are floats: they reach the engines through the shaper."""
+        return self.floats
+
+    @property
+    def code_bits(self) -> int:
+        """The range of the raw integer codes: 8 (uint8), 16 (uint16 at full scale, as video and
+        PNG decode), or a DPX/TIFF's own depth (10 -> 0..1023)."""
+        if self.kind in ("dpx", "tif", "tiff"):
+            return self.bit_depth
+        return 8 if self.bit_depth <= 8 else 16
 
 
 class Plate:
     """A plate opened for streaming; see module docstring."""
 
     def __init__(self, info: PlateInfo, video: VideoInfo | None = None,
-                 sequence: ImageSequence | None = None):
+                 sequence: ImageSequence | None = None, image: ImageFormat | None = None):
         self.info = info
         self._video = video
         self._sequence = sequence
+        self._image = image  # DPX/TIFF sequences: what OIIO reads
         self._codes = None  # code values -> working linear (LUT form), when it exists
+        self._code_max = np.float32(2**info.code_bits - 1)
         if not info.linear_source:
             self._codes = ocio.code_transform(info.colour_config, info.colorspace, info.working,
-                                              8 if info.bit_depth == 8 else 16)
+                                              info.code_bits)
 
     def frames(self) -> Iterator[np.ndarray]:
         """Raw frames in order: uint8/uint16 code values, or float16/float32 linear for EXR."""
@@ -84,13 +99,20 @@ class Plate:
             yield from iter_video_codes(self._video)
             return
         assert self._sequence is not None
-        read = read_exr_rgb if self.info.kind == "exr" else read_png_codes
         for path in self._sequence.frames:
-            frame = read(path)
+            frame = self._read(path)
             if frame.shape[:2] != (self.info.height, self.info.width):
                 raise MediaError(path, f"frame is {frame.shape[1]}x{frame.shape[0]}, the sequence "
                                        f"is {self.info.width}x{self.info.height}")
             yield frame
+
+    def _read(self, path: Path) -> np.ndarray:
+        if self._image is not None:
+            return read_image_frame(path, self._image)
+        return read_exr_rgb(path) if self.info.kind == "exr" else read_png_codes(path)
+
+    def _codes_to_unit(self, raw: np.ndarray) -> np.ndarray:
+        return raw.astype(np.float32) / self._code_max
 
     @property
     def converts(self) -> bool:
@@ -109,13 +131,13 @@ class Plate:
             return self._codes.lut_half[raw]
         if self._codes is not None:
             return self._codes(raw).astype(np.float16)
-        return self._convert(colour.codes_to_display(raw)).astype(np.float16)
+        return self._convert(self._codes_to_unit(raw)).astype(np.float16)
 
     def display(self, raw: np.ndarray) -> np.ndarray:
         """Float32 [0, 1] pixels for the engines: code values, or shaper codes of linear light."""
         if self.info.linear_source:
             return shaper.encode(self._convert(raw) if self.converts else raw)
-        return colour.codes_to_display(raw)
+        return self._codes_to_unit(raw)
 
     def from_display(self, display: np.ndarray) -> np.ndarray:
         """An engine's [0, 1] result -> the output EXR's linear encoding (finite, >= 0)."""
@@ -128,14 +150,14 @@ class Plate:
         if self.info.linear_source:
             finite = np.nan_to_num(np.asarray(raw, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
             return colour.to_display(finite, self.info.transfer)
-        return colour.codes_to_display(raw)
+        return self._codes_to_unit(raw)
 
     @property
     def engine_encoding(self) -> str:
         """What the engines see, for lineage: the shaper, or the plate's own display codes."""
         if self.info.linear_source:
             return f"{shaper.NAME} shaper [0, 1] = linear 0..{shaper.LINEAR_MAX:.2f}"
-        return f"display code values ({self.info.transfer.value})"
+        return f"code values ({self.info.colorspace})"
 
     @property
     def chromaticities(self) -> tuple[float, ...]:
@@ -146,8 +168,8 @@ class Plate:
 
     @property
     def output_dtype(self) -> np.dtype:
-        """Half, except float32 EXR sources stay float32 (so untouched pixels stay bit-exact)."""
-        if self.info.kind == "exr" and self.info.bit_depth == 32:
+        """Half, except float32 sources stay float32 (so untouched pixels stay bit-exact)."""
+        if self.info.floats and self.info.bit_depth == 32:
             return np.dtype(np.float32)
         return np.dtype(np.float16)
 
@@ -168,10 +190,11 @@ def open_plate(path: str | Path, *, transfer: Transfer | None = None,
     """
     path = Path(path)
     if path.suffix.lower() in VIDEO_SUFFIXES or (path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES):
-        (info, video), sequence = _open_video(path, transfer), None
+        (info, video), sequence, image = _open_video(path, transfer), None, None
     else:
-        (info, sequence), video = _open_sequence(path, transfer, rate), None
-    return Plate(_with_colour(info, colour_spec or ColourSpec()), video=video, sequence=sequence)
+        (info, sequence, image), video = _open_sequence(path, transfer, rate), None
+    return Plate(_with_colour(info, colour_spec or ColourSpec()), video=video, sequence=sequence,
+                 image=image)
 
 
 def _with_colour(info: PlateInfo, spec: ColourSpec) -> PlateInfo:
@@ -217,18 +240,23 @@ def _open_video(path: Path, transfer: Transfer | None) -> tuple[PlateInfo, Video
     return info, video
 
 
-def _open_sequence(path: Path, transfer: Transfer | None,
-                   rate: Fraction | None) -> tuple[PlateInfo, ImageSequence]:
+def _open_sequence(path: Path, transfer: Transfer | None, rate: Fraction | None
+                   ) -> tuple[PlateInfo, ImageSequence, ImageFormat | None]:
     if not path.exists() and not path.parent.is_dir():
         raise MediaError(path, "not found")
     sequence = find_sequence(path)
     kind = sequence.suffix.lstrip(".")
-    first = read_exr_rgb(sequence.frames[0]) if kind == "exr" else read_png_codes(sequence.frames[0])
-    bits = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16, np.dtype(np.float16): 16}.get(first.dtype, 32)
+    image = image_format(sequence.frames[0]) if sequence.suffix in OIIO_SUFFIXES else None
+    if image is not None:
+        first = read_image_frame(sequence.frames[0], image)
+        bits, floats, description = image.bits, image.floats, f"{image.description} sequence"
+    else:
+        first = read_exr_rgb(sequence.frames[0]) if kind == "exr" else read_png_codes(sequence.frames[0])
+        bits = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16, np.dtype(np.float16): 16}.get(first.dtype, 32)
+        floats, description = kind == "exr", f"{kind} sequence {first.dtype}"
     info = PlateInfo(
         path=Path(sequence.pattern), kind=kind, width=first.shape[1], height=first.shape[0],
         frame_count=len(sequence.frames), rate=rate, transfer=transfer or Transfer.SRGB,
-        first_frame=sequence.first_frame, bit_depth=bits,
-        description=f"{kind} sequence {first.dtype}",
+        first_frame=sequence.first_frame, bit_depth=bits, description=description, floats=floats,
     )
-    return info, sequence
+    return info, sequence, image

@@ -1,7 +1,10 @@
-"""Image sequences on disk: find the frames of `plate.####.exr`, `plate.%04d.png` or a folder.
+"""Image sequences on disk: find the frames of `plate.####.exr`, `plate.%04d.dpx` or a folder.
 
 A sequence keeps its frame numbers (the first frame number names the output EXRs when the cut
-list gives none). EXR frames are scene-linear; PNG frames are display-referred (8 or 16 bit).
+list gives none). EXR frames are floats (scene-linear by default; RGBA and multi-part files
+give their RGB); PNG frames are 8- or 16-bit code values; DPX and TIFF frames are read through
+OpenImageIO: integer files as code values at their own bit depth (10-bit DPX gives 0..1023),
+float TIFFs as floats.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import numpy as np
 from void_core.errors import MediaError
 from void_core.media.exr import read_exr_frame
 
-IMAGE_SUFFIXES = (".exr", ".png")
-_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)(?P<suffix>\.(?:exr|png))$", re.IGNORECASE)
+IMAGE_SUFFIXES = (".exr", ".png", ".dpx", ".tif", ".tiff")
+OIIO_SUFFIXES = (".dpx", ".tif", ".tiff")  # read through OpenImageIO
+_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)(?P<suffix>\.(?:exr|png|dpx|tiff?))$",
+                       re.IGNORECASE)
 _PATTERN = re.compile(r"(#+|%0?(\d*)d|@+)")
 
 
@@ -76,7 +81,7 @@ def _sequence_in_folder(folder: Path) -> ImageSequence:
         if m and not item.name.startswith("."):
             groups.setdefault((m["prefix"], m["suffix"].lower()), {})[int(m["number"])] = item
     if not groups:
-        raise MediaError(folder, "holds no numbered .exr or .png frames")
+        raise MediaError(folder, "holds no numbered .exr, .dpx, .tif or .png frames")
     if len(groups) > 1:
         names = ", ".join(sorted(f"{p}####{s}" for p, s in groups))
         raise MediaError(folder, f"holds several sequences ({names})", "point at one pattern")
@@ -118,3 +123,55 @@ def read_png_grey(path: Path) -> np.ndarray:
 def read_exr_rgb(path: Path) -> np.ndarray:
     """An EXR frame's RGB as stored (half or float)."""
     return read_exr_frame(path).rgb
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """What OpenImageIO says a DPX/TIFF frame holds."""
+
+    bits: int  # code bits (8, 10, 12, 16) or float bits (16, 32)
+    floats: bool
+    description: str
+
+
+def image_format(path: Path) -> ImageFormat:
+    """Bit depth and kind of a DPX/TIFF frame (from its header)."""
+    import OpenImageIO as oiio
+
+    image = oiio.ImageInput.open(str(path))
+    if image is None:
+        raise MediaError(path, f"cannot read image ({oiio.geterror().strip() or 'unknown format'})")
+    try:
+        spec = image.spec()
+        if spec.nchannels not in (1, 3, 4):
+            raise MediaError(path, f"has {spec.nchannels} channels", "use RGB, RGBA or grey frames")
+        floats = spec.format.basetype in (oiio.FLOAT, oiio.HALF, oiio.DOUBLE)
+        bits = spec.get_int_attribute("oiio:BitsPerSample", spec.format.size() * 8)
+        return ImageFormat(bits, floats, f"{path.suffix.lstrip('.').lower()} {bits}-bit "
+                                         f"{'float' if floats else 'integer'}")
+    finally:
+        image.close()
+
+
+def read_image_frame(path: Path, fmt: ImageFormat) -> np.ndarray:
+    """A DPX/TIFF frame's RGB (H, W, 3): uint8/uint16 codes at `fmt.bits` (a 10-bit DPX gives
+    0..1023), or float16/float32 for float files."""
+    import OpenImageIO as oiio
+
+    image = oiio.ImageInput.open(str(path))
+    if image is None:
+        raise MediaError(path, f"cannot read image ({oiio.geterror().strip()})")
+    try:
+        spec = image.spec()
+        wanted = ("half" if fmt.bits == 16 else "float") if fmt.floats else \
+            ("uint8" if fmt.bits <= 8 else "uint16")
+        pixels = image.read_image(0, 0, 0, min(spec.nchannels, 3), wanted)
+    finally:
+        image.close()
+    if pixels is None:
+        raise MediaError(path, "cannot decode the image")
+    if pixels.ndim == 2 or pixels.shape[-1] == 1:
+        pixels = np.repeat(pixels.reshape(pixels.shape[0], pixels.shape[1], 1), 3, axis=2)
+    if not fmt.floats and 8 < fmt.bits < 16:  # OIIO widens by bit replication: the top bits
+        pixels = pixels >> np.uint16(16 - fmt.bits)
+    return np.ascontiguousarray(pixels)
