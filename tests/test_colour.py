@@ -216,3 +216,18 @@ def test_mask_levels_are_untouched_by_colour(tmp_path):
     primary = frame.masks["mask.primary"].astype(bool)
     np.testing.assert_array_equal(primary, shot.holes[0])
     assert quadmask.PRIMARY == 0
+
+
+def test_a_facility_config_without_the_default_names_keeps_todays_result(monkeypatch, tmp_path,
+                                                                          disc_shot):
+    import PyOpenColorIO as OCIO
+
+    path = tmp_path / "facility.ocio"
+    OCIO.Config.CreateRaw().serialize(str(path))
+    monkeypatch.setenv("OCIO", str(path))
+    plate = open_plate(disc_shot / "input_video.mp4")
+    assert plate.info.colour_config == ocio.DEFAULT_CONFIG
+    raw = next(plate.frames())
+    np.testing.assert_array_equal(plate.linear(raw), colour.codes_to_linear_half(raw, plate.info.transfer))
+    with pytest.raises(ColourError, match="'ACEScg' is not in OCIO config facility.ocio"):
+        open_plate(disc_shot / "input_video.mp4", colour_spec=ColourSpec(input_colorspace="ACEScg"))

@@ -95,6 +95,10 @@ def colorspace(config: str, name: str, *, what: str = "colour space") -> str:
     return space.getName()
 
 
+def has_colorspace(config: str, name: str) -> bool:
+    return load_config(config).getColorSpace(name) is not None
+
+
 def closest_names(config: str, name: str, count: int = 3) -> list[str]:
     """Colour space names nearest to `name` (aliases map to their colour space)."""
     by_key: dict[str, str] = {}

@@ -201,31 +201,27 @@ def _with_colour(info: PlateInfo, spec: ColourSpec) -> PlateInfo:
     """Resolve the plate's input and working colour spaces in the active config."""
     config = ocio.config_name(spec)
     ocio.load_config(config)  # a missing or broken config is named as such
+    default = ocio.LINEAR_REC709 if info.linear_source else colour.TRANSFER_COLORSPACES[info.transfer]
+    if not spec.input_colorspace and not ocio.has_colorspace(config, default):
+        config = ocio.DEFAULT_CONFIG  # a facility config without today's names: today's result
     if spec.input_colorspace:
         source = ocio.colorspace(config, spec.input_colorspace, what="input colour space")
     else:
-        default = ocio.LINEAR_REC709 if info.linear_source else colour.TRANSFER_COLORSPACES[info.transfer]
-        source = _default_space(config, default, "input_colorspace")
+        source = ocio.colorspace(config, default)
     if spec.working_colorspace:
         working = ocio.colorspace(config, spec.working_colorspace, what="working colour space")
     elif info.linear_source and ocio.encoding(config, source) == ocio.SCENE_LINEAR:
         working = source
+    elif ocio.has_colorspace(config, ocio.LINEAR_REC709):
+        working = ocio.colorspace(config, ocio.LINEAR_REC709)
     else:
-        working = _default_space(config, ocio.LINEAR_REC709, "working_colorspace")
+        working = ocio.colorspace(config, "scene_linear", what="the scene_linear role")
     if ocio.encoding(config, working) != ocio.SCENE_LINEAR:
         raise ColourError(None, f"working colour space {working!r} is not scene-linear "
                                 f"({ocio.encoding(config, working) or 'no encoding'})",
                           "EXR plates are written in linear light: pick e.g. ACEScg or "
                           f"{ocio.LINEAR_REC709!r}")
     return dataclasses.replace(info, colour_config=config, colorspace=source, working=working)
-
-
-def _default_space(config: str, name: str, setting: str) -> str:
-    try:
-        return ocio.colorspace(config, name)
-    except ColourError as err:
-        raise ColourError(None, f"{err.problem}, the default", f"set [colour] {setting} in "
-                                "void-farm.toml (or --colorspace) to a name of this config") from None
 
 
 def _open_video(path: Path, transfer: Transfer | None) -> tuple[PlateInfo, VideoInfo]:

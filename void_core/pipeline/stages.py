@@ -57,7 +57,7 @@ def ingest(settings: RunSettings, state: ShotState) -> ShotState:
                          "give --media-root where the clip's media lives, or fix the reference")
     folder = work_dir(settings, plan)
     folder.mkdir(parents=True, exist_ok=True)
-    info = open_plate(plan.media, rate=plan.rate).info
+    info = open_plate(plan.media, rate=plan.rate, colour_spec=settings.colour_for(plan)).info
     first = _clip_offset(plan, info)
     whole = first == 0 and info.frame_count == plan.frame_count
     plate = plan.media if whole else stage_clip(plan.media, info.kind, first, plan.frame_count,
