@@ -34,16 +34,33 @@ class FrameValues:
                 f"over_range_in_mask={self.over_range}")
 
 
+# IEEE layouts: (unsigned view, exponent bits, sign bit) per float size.
+_BITS = {2: (np.uint16, 0x7C00, 0x8000), 4: (np.uint32, 0x7F800000, 0x80000000)}
+
+
 def frame_values(raw: np.ndarray, quad: np.ndarray) -> FrameValues:
-    """Count one linear frame's NaN/Inf and negative pixels, and its pixels above the shaper's
-    range where `quad` is not KEEP. Pixels count once whichever channels are affected."""
-    finite = np.isfinite(raw).all(axis=-1)
-    non_finite = int(finite.size - np.count_nonzero(finite))
-    with np.errstate(invalid="ignore"):
-        negative = int(np.count_nonzero((raw < 0).any(axis=-1) & finite))
-        edit = quad != quadmask.KEEP
-        over = int(np.count_nonzero((raw[edit] > shaper.LINEAR_MAX).any(axis=-1) & finite[edit]))
-    return FrameValues(non_finite, negative, over)
+    """Count one float frame's NaN/Inf and negative pixels, and its pixels above the shaper's
+    range where `quad` is not KEEP. Pixels count once whichever channels are affected.
+
+    Read from the bits, channel-wise maxima first: magnitude bits at or above the exponent's
+    all-ones are NaN/Inf; a pattern above the sign bit alone is a negative (not -0.0). Integer
+    tests on a 4K half frame cost tens of milliseconds, float16 arithmetic far more."""
+    unsigned, exponent, sign = _BITS[raw.dtype.itemsize]
+    bits = np.ascontiguousarray(raw).view(unsigned)
+    magnitude = bits & unsigned(sign - 1)
+    broken = _channel_max(magnitude) >= unsigned(exponent)
+    negative = (_channel_max(bits) > unsigned(sign)) & ~broken
+    edit = quad != quadmask.KEEP
+    over = 0
+    if edit.any():
+        inside = raw[edit].astype(np.float32)
+        with np.errstate(invalid="ignore"):
+            over = int(np.count_nonzero((inside > shaper.LINEAR_MAX).any(axis=-1) & ~broken[edit]))
+    return FrameValues(int(np.count_nonzero(broken)), int(np.count_nonzero(negative)), over)
+
+
+def _channel_max(values: np.ndarray) -> np.ndarray:
+    return np.maximum(np.maximum(values[..., 0], values[..., 1]), values[..., 2])
 
 
 @dataclass
