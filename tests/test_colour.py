@@ -183,6 +183,13 @@ def test_cut_list_void_metadata_names_a_clips_colour_space(tmp_path):
     otio.adapters.write_to_file(timeline, str(tmp_path / "cut.otio"))
     spec = read_cutlist(tmp_path / "cut.otio").shots[0]
     assert spec.colorspace == "ARRI LogC3 (EI800)"
+    from void_core.preflight import check_clip_colour
+
+    check_clip_colour(read_cutlist(tmp_path / "cut.otio"), {})
+    clip.metadata["void"]["colorspace"] = "LogC9"
+    otio.adapters.write_to_file(timeline, str(tmp_path / "bad.otio"))
+    with pytest.raises(ColourError, match="sh010: the cut list's colour space 'LogC9' is not in"):
+        check_clip_colour(read_cutlist(tmp_path / "bad.otio"), {})
     plan = ShotPlan.from_spec(spec)
     settings = RunSettings(run_id="r", cutlist="c", out_root=tmp_path,
                            colour={"input_colorspace": "ACEScg", "working_colorspace": "ACEScg"})
@@ -231,3 +238,20 @@ def test_a_facility_config_without_the_default_names_keeps_todays_result(monkeyp
     np.testing.assert_array_equal(plate.linear(raw), colour.codes_to_linear_half(raw, plate.info.transfer))
     with pytest.raises(ColourError, match="'ACEScg' is not in OCIO config facility.ocio"):
         open_plate(disc_shot / "input_video.mp4", colour_spec=ColourSpec(input_colorspace="ACEScg"))
+
+
+def test_qc_shows_an_acescg_shot_through_ocio(tmp_path):
+    """Before and after panels of an untouched region agree: both are the working space shown
+    through the same OCIO display conversion (the EXRs record the colour spaces)."""
+    from void_core.qc import _open_sources
+
+    shot = write_hdr_shot(tmp_path / "ap1", frames=3, peak=3.0)
+    _run(shot.folder, tmp_path / "out", ColourSpec(input_colorspace="ACEScg"))
+    sources = _open_sources(shot.folder / "input", shot.folder / "quadmask", tmp_path / "out" / "ap1",
+                            None, None)
+    assert (sources.plate.info.colorspace, sources.plate.info.working) == ("ACEScg", "ACEScg")
+    _, raw, quad, exr = next(sources.frames())
+    before, _, after = sources.panels(raw, quad, exr, (96, 64))
+    np.testing.assert_array_equal(before[:, 60:], after[:, 60:])  # the disc is left of x=40
+    expected = ocio.convert(shot.plates[0][:, 60:], CONFIG, "ACEScg", "sRGB Encoded Rec.709 (sRGB)")
+    assert np.abs(before[:, 60:].astype(int) - np.rint(np.clip(expected, 0, 1) * 255)).max() <= 1

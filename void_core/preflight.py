@@ -87,6 +87,16 @@ def choose_engines(config: str | Path | None, engine: str, masker: str, analyzer
                         loaded.settings(EngineKind.ANALYSIS, analyzer), colour)
 
 
+def check_clip_colour(cut, colour: dict) -> None:
+    """Every colour space a clip's "void" metadata names is in the run's config."""
+    from void_core.media import ocio
+
+    config = ocio.config_name(ocio.ColourSpec(**colour))
+    for shot in cut.shots:
+        if shot.colorspace:
+            ocio.colorspace(config, shot.colorspace, what=f"{shot.name}: the cut list's colour space")
+
+
 def check_colour(colour: dict) -> None:
     """The OCIO config loads and names every colour space given (ColourError otherwise)."""
     from void_core.media import ocio
@@ -148,6 +158,7 @@ def preflight(cutlist: str | Path, out: str | Path, choice: EngineChoice, *,
 
     cut = read_cutlist(cutlist, media_root=media_root, rate=rate)
     check_engines(choice)
+    check_clip_colour(cut, choice.colour or {})
     check_ray_address(ray_address or os.environ.get("RAY_ADDRESS"))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -156,5 +167,5 @@ def preflight(cutlist: str | Path, out: str | Path, choice: EngineChoice, *,
     return Checked(cut, url)
 
 
-__all__ = ["Checked", "EngineChoice", "RayAddressError", "check_engines", "check_ray_address",
-           "choose_engines", "lineage_url", "preflight"]
+__all__ = ["Checked", "EngineChoice", "RayAddressError", "check_clip_colour", "check_colour",
+           "check_engines", "check_ray_address", "choose_engines", "lineage_url", "preflight"]

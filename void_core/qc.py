@@ -26,11 +26,11 @@ import OpenEXR
 
 from void_core import quadmask
 from void_core.errors import MaskError, MediaError
-from void_core.media import colour
 from void_core.media.colour import Transfer
 from void_core.media.encode import VideoWriter
 from void_core.media.exr import read_exr_frame
 from void_core.media.masks import QuadmaskReader
+from void_core.media.ocio import ColourSpec
 from void_core.media.plate import Plate, open_plate
 from void_core.media.sequence import ImageSequence, find_sequence
 
@@ -175,7 +175,7 @@ class _Sources:
             raise MediaError(exr_path, f"is {linear.shape[1]}x{linear.shape[0]}, the plate is "
                                        f"{self.width}x{self.height}",
                              "rerun the shot: these EXRs were made from another plate")
-        after = _codes(colour.to_display(_resized(linear, size), self.transfer))
+        after = _codes(self.plate.view_linear(_resized(linear, size)))
         return [before, overlay, after]
 
 
@@ -184,7 +184,7 @@ def _open_sources(plate_path: Path, quadmask_path: Path, exr_dir: Path,
     exrs = _exr_sequence(Path(exr_dir))
     header = _exr_header(exrs.frames[0])
     chosen = Transfer(transfer) if transfer is not None else _recorded_transfer(header)
-    plate = open_plate(plate_path, transfer=chosen, rate=rate)
+    plate = open_plate(plate_path, transfer=chosen, rate=rate, colour_spec=_recorded_colour(header))
     masks = QuadmaskReader(quadmask_path)
     info = plate.info
     if (masks.info.width, masks.info.height) != (info.width, info.height):
@@ -214,6 +214,15 @@ def _exr_header(path: Path) -> dict:
             return dict(exr.header())
     except Exception as err:  # the bindings raise plain Exception on corrupt files
         raise MediaError(path, f"cannot read EXR header ({err})") from None
+
+
+def _recorded_colour(header: dict) -> ColourSpec:
+    """The colour spaces the shot used, as written into every EXR (none: the defaults)."""
+    def text(key: str) -> str | None:
+        value = header.get(key)
+        return str(value) if value else None
+
+    return ColourSpec(text("void/colour_config"), text("void/input_colorspace"), text("colorspace"))
 
 
 def _recorded_transfer(header: dict) -> Transfer | None:

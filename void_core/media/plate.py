@@ -146,11 +146,27 @@ class Plate:
         return self._convert(display).astype(self.output_dtype)
 
     def view(self, raw: np.ndarray) -> np.ndarray:
-        """A display-referred float32 [0, 1] picture for people: highlights clip here only."""
-        if self.info.linear_source:
-            finite = np.nan_to_num(np.asarray(raw, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        """A display-referred float32 [0, 1] picture for people: highlights clip here only.
+        Display-referred code plates show their own codes."""
+        if not self.info.linear_source and self.info.colorspace == self._view_space():
+            return self._codes_to_unit(raw)
+        return self.view_linear(self.linear(raw))
+
+    def view_linear(self, linear: np.ndarray) -> np.ndarray:
+        """Working-space linear pixels (an output EXR) as a display-referred float32 [0, 1]
+        picture, in the plate's transfer (sRGB for EXR plates unless --transfer says)."""
+        finite = np.nan_to_num(np.asarray(linear, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        space = self._view_space()
+        if space is None:  # a config without the transfer's colour space: Rec.709 assumed
             return colour.to_display(finite, self.info.transfer)
-        return self._codes_to_unit(raw)
+        shown = ocio.convert(finite, self.info.colour_config, self.info.working, space)
+        return np.clip(shown, 0.0, 1.0)
+
+    def _view_space(self) -> str | None:
+        name = colour.TRANSFER_COLORSPACES[self.info.transfer]
+        if not ocio.has_colorspace(self.info.colour_config, name):
+            return None
+        return ocio.colorspace(self.info.colour_config, name)
 
     @property
     def engine_encoding(self) -> str:
