@@ -450,3 +450,25 @@ def test_a_clip_cut_from_longer_media_runs_and_conforms_to_its_source_range(ray_
     clean = next(iter(conformed.find_clips())).media_references()["void_clean"]
     assert clean.available_range.start_time.value == start
     assert clean.available_range.duration.value == count
+
+
+@pytest.mark.slow
+def test_a_clips_colour_space_and_the_runs_working_space_reach_the_workers(ray_local, scenes,
+                                                                           tmp_path):
+    """The cut list's "void" metadata names the clip's colour space, the run's [colour] the
+    working space: the EXRs written on Ray workers are labelled with both."""
+    from void_core.media.exr import read_exr_frame
+
+    cutlist = write_synthetic_cutlist(scenes[:1], tmp_path / "colour.otio")
+    timeline = otio.adapters.read_from_file(str(cutlist))
+    clip = next(iter(timeline.find_clips()))
+    clip.metadata["void"] = {**dict(clip.metadata.get("void", {})),
+                             "colorspace": "Gamma 2.2 Encoded Rec.709"}
+    otio.adapters.write_to_file(timeline, str(cutlist))
+    out = tmp_path / "out"
+    summary = run(cutlist, out, colour={"working_colorspace": "ACEScg"})
+    assert summary["succeeded"] == 1, summary
+    header = read_exr_frame(sorted(out.glob("sh010/*.exr"))[0]).header
+    assert header["colorspace"] == "ACEScg"
+    assert header["void/input_colorspace"] == "Gamma 2.2 Encoded Rec.709"
+    assert header["chromaticities"][:2] == pytest.approx((0.713, 0.293), abs=1e-4)
