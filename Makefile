@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/shot_speed.py --frames 60
 	$(BIN)/python benchmarks/classical_quality.py --frames 48 --click
 	$(BIN)/python benchmarks/orchestration.py
+	$(BIN)/python benchmarks/hdr_plate.py
 
 clean:
 	rm -rf demo_out .pytest_cache
