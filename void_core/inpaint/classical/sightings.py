@@ -24,6 +24,7 @@ class SightingBuffer:
         self.kept = np.zeros((h, w), np.int32)  # slots in use
         self.seen = np.zeros((h, w), np.int32)  # sightings offered, kept or not
         self.stride = np.ones((h, w), np.int32)
+        self._thinned = False  # some pixel keeps only every second (fourth...) sighting
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -31,26 +32,29 @@ class SightingBuffer:
 
     def add(self, pixels: np.ndarray, valid: np.ndarray) -> None:
         """Offer one frame's sightings: (h, w, 3) display values, where `valid`."""
-        offered = valid & (self.seen % self.stride == 0)
-        self.seen[valid] += 1
+        if self._thinned:
+            offered = valid & (self.seen % self.stride == 0)
+        else:
+            offered = valid
+        self.seen += valid
         full = offered & (self.kept == self.slots)
         if full.any():
             self._halve(full)
         # Pixels seen alike share their slot: one plane write per slot number, not a scatter.
-        slot_of = np.where(offered, self.kept, -1)
-        for slot in np.unique(slot_of[offered]):
-            here = slot_of == slot
-            self.values[slot][here] = pixels[here]
-        self.kept[offered] += 1
+        in_use = np.bincount(self.kept[offered], minlength=self.slots)
+        for slot in np.flatnonzero(in_use):
+            here = offered & (self.kept == slot)
+            np.copyto(self.values[slot], pixels, casting="same_kind", where=here[..., None])
+        self.kept += offered
 
     def _halve(self, pixels: np.ndarray) -> None:
-        ys, xs = np.nonzero(pixels)
-        column = self.values[:, ys, xs]
-        half = self.slots // 2
-        column[:half] = column[0::2]
-        self.values[:, ys, xs] = column
-        self.kept[ys, xs] = half
-        self.stride[ys, xs] *= 2
+        """Drop every other kept sighting of the full `pixels`; keep every second from now on."""
+        where = pixels[..., None]
+        for slot in range(self.slots // 2):
+            np.copyto(self.values[slot], self.values[2 * slot], where=where)
+        self.kept[pixels] = self.slots // 2
+        self.stride[pixels] *= 2
+        self._thinned = True
 
     def estimate(self, change: float, affected: np.ndarray) -> np.ndarray:
         """The per-pixel robust background, (h, w, 3) float32 (zeros where never seen).
