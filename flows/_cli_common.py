@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from void_core.errors import VoidFarmError
+from void_core.errors import OutputError, VoidFarmError
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -36,6 +36,10 @@ def handled_errors() -> Iterator[None]:
         if os.environ.get("VOID_FARM_DEBUG"):
             raise
         raise fail(str(err)) from None
+    except OSError as err:  # storage the user must fix (full, read-only, in the way)
+        if os.environ.get("VOID_FARM_DEBUG"):
+            raise
+        raise fail(str(OutputError.from_os_error(err.filename or ".", err))) from None
     except KeyboardInterrupt:
         stderr.print("interrupted", style="yellow")
         sys.exit(130)

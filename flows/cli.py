@@ -32,7 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from flows._cli_common import handled_errors, stderr, stdout
 from void_core import engines, naming
 from void_core.masking.prompt import read_points_json
-from void_core.preflight import choose_engines
+from void_core.preflight import choose_engines, prepare_output_folder
 from void_core.media.colour import Transfer
 from void_core.vocabulary import EngineKind, RunKind, Stage, StageStatus
 
@@ -161,6 +161,7 @@ def shot(
             settings = _shot_settings(out, db, force or no_lineage, transfer,
                                       _check_compression(compression), chosen)
             check_plan(settings, plan)  # bad input fails here, before anything is created
+            prepare_output_folder(out)
             if plan.quadmask is None:
                 count = len(clicks) or len(read_points_json(plan.points))
                 stderr.print(f"{plan.name}: making the quadmask from {count} prompt(s) "

@@ -110,7 +110,6 @@ def execute(cutlist: Path, out: Path, *, ray_address: str | None = None,
 
 def _summary_of(state, cutlist: Path, out: Path) -> dict:
     from void_core import naming
-    from void_core.cutlist import read_cutlist
     from void_core.errors import VoidFarmError
 
     from flows.cutlist_flow import summary_from
@@ -124,7 +123,7 @@ def _summary_of(state, cutlist: Path, out: Path) -> dict:
         error = None
     if isinstance(error, VoidFarmError):
         raise error
-    summary_file = naming.summary_file(out, read_cutlist(cutlist).name)
+    summary_file = naming.summary_file(out, cutlist)
     raise VoidFarmError(f"the run of {cutlist} ended {state.type.value.lower()}: "
                         f"{state.message or 'no summary'} (see the Prefect logs; "
                         f"no {summary_file} written)")

@@ -3,7 +3,8 @@
     read cut list --> lineage run + one shot row per clip (and per unusable event)
       --> per shot, chained on Ray:  sh010 · ingest -> masking -> analysis -> inpaint -> qc
       --> as shots finish: lineage shot status, progress artifact
-      --> OUT/<cutlist>.conformed.otio, OUT/<cutlist>.summary.json, table + QC artifacts
+      --> OUT/<cutlist>.conformed.otio, OUT/<cutlist>.summary.json (named after the cut-list
+      file), table + QC artifacts
 
 A failing shot does not stop the others; the flow ends Failed when any shot failed, with the
 summary either way. Parameters are plain strings so a deployment (nightly schedule, event
@@ -286,7 +287,7 @@ def _write_conformed(cut, settings: stages.RunSettings, outcomes: list[ShotOutco
             continue
         spec = next(s for s in cut.shots if s.name == outcome.name)
         plates[outcome.name] = CleanPlate.for_shot(spec, Path(outcome.out_dir))
-    path = naming.conformed_file(settings.out_root, cut.name)
+    path = naming.conformed_file(settings.out_root, cut.path)
     return write_conformed_otio(cut, plates, path, run_id=settings.run_id)
 
 
@@ -302,7 +303,7 @@ def _summary(cut, settings: stages.RunSettings, outcomes: list[ShotOutcome],
     }
     if host_stats is not None:
         summary["engine_hosts"] = host_stats
-    path = naming.summary_file(settings.out_root, cut.name)
+    path = naming.summary_file(settings.out_root, cut.path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(summary, indent=2))
     os.replace(temporary, path)

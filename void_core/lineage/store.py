@@ -45,8 +45,9 @@ from void_core.lineage.db import (
     LineageError, check_connection, create_lineage_engine, ensure_schema, mask_url,
     require_sqlite_file, resolve_url, short_reason,
 )
+from void_core.lineage.files import FileStamp
 from void_core.lineage.models import (
-    ARTIFACT_KINDS, RUN_KINDS, RUN_STATUSES, STAGES, Artifact, Run, Shot,
+    ARTIFACT_KINDS, RUN_KINDS, RUN_STATUSES, STAGES, Artifact, ArtifactFile, Run, Shot,
     StageRun, utc_now,
 )
 from void_core.lineage.patterns import (
@@ -194,11 +195,15 @@ class LineageStore:
 
     def record_artifact(self, stage_run_id: str, kind: str, path_pattern: str | os.PathLike, *,
                         frame_first: int | None = None, frame_last: int | None = None,
-                        digest: str | None = None, bytes: int | None = None) -> str:
-        """Record a file (or `####` frame sequence) a stage run wrote; return its id."""
+                        digest: str | None = None, bytes: int | None = None,
+                        files: list[FileStamp] = ()) -> str:
+        """Record a file (or `####` frame sequence) a stage run wrote; return its id. `files`:
+        each file as written (size, mtime, digest), checked before the output is reused."""
         _check_choice("artifact kind", kind, ARTIFACT_KINDS)
         row = Artifact(stage_run_id=stage_run_id, kind=kind, path_pattern=os.fspath(path_pattern),
                        frame_first=frame_first, frame_last=frame_last, digest=digest, bytes=bytes)
+        row.files = [ArtifactFile(frame=f.frame, path=f.path, bytes=f.bytes, mtime_ns=f.mtime_ns,
+                                  digest=f.digest) for f in files]
         return self._insert(row)
 
     def record_skip(self, shot_id: str, reused: StageRecord, *, worker: str | None = None,
@@ -232,12 +237,22 @@ class LineageStore:
                  .options(selectinload(StageRun.artifacts)))
         with self._transaction() as session:
             candidates = [_stage_record(row, row.artifacts) for row in session.scalars(query)]
+            stamps = _file_stamps(session, [a.id for c in candidates for a in c.artifacts])
         # Files are checked after the transaction: no lock is held while storage is stat'ed.
         for candidate in candidates:
             if all(sequence_exists(a.path_pattern, a.frame_first, a.frame_last)
-                   for a in candidate.artifacts):
+                   for a in candidate.artifacts) and not any(
+                    stamp.change() for a in candidate.artifacts for stamp in stamps.get(a.id, ())):
                 return candidate
         return None
+
+    def changed_files(self, artifact_id: str, frame: int | None = None) -> list[tuple[str, str]]:
+        """(path, how it differs) for each recorded file of the artifact (only `frame`'s when
+        given) that is not on disk as it was written."""
+        with self._transaction() as session:
+            stamps = _file_stamps(session, [artifact_id]).get(artifact_id, [])
+        return [(stamp.path, change) for stamp in stamps
+                if (frame is None or stamp.frame == frame) and (change := stamp.change())]
 
     def trace(self, shot_name_or_path: str | os.PathLike) -> list[TraceRecord]:
         """What produced this? Newest first.
@@ -298,6 +313,17 @@ def _optional_str(value: Any) -> str | None:
 
 def _clean_error(error: str | None) -> str | None:
     return None if error is None else mask_secrets_in_text(str(error))[:MAX_ERROR_CHARS]
+
+
+def _file_stamps(session: Session, artifact_ids: list[str]) -> dict[str, list[FileStamp]]:
+    found: dict[str, list[FileStamp]] = {}
+    if not artifact_ids:
+        return found
+    for row in session.scalars(select(ArtifactFile).where(
+            ArtifactFile.artifact_id.in_(artifact_ids))):
+        found.setdefault(row.artifact_id, []).append(
+            FileStamp(row.frame, row.path, row.bytes, row.mtime_ns, row.digest))
+    return found
 
 
 def _count_attempts(session: Session, shot_id: str, stage: str) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 
-from void_core.errors import MediaError
+from void_core.errors import MediaError, OutputError
 from void_core.media.colour import REC709_CHROMATICITIES
 
 COMPRESSIONS = {
@@ -79,10 +79,25 @@ def write_exr_frame(
         with OpenEXR.File(header, channels) as exr:
             exr.write(str(temp))
         os.replace(temp, path)
+    except OSError as err:
+        raise OutputError.from_os_error(path.parent, err) from None
+    except RuntimeError as err:  # the bindings report a failed write as RuntimeError
+        raise _write_error(path, err) from None
     finally:
         if temp.exists():
             temp.unlink()
     return path
+
+
+def _write_error(path: Path, err: RuntimeError) -> Exception:
+    """The OS error inside the bindings' message as one actionable line; else the bug as is."""
+    import errno
+
+    text = str(err)
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+        if os.strerror(code) in text:
+            return OutputError.from_os_error(path.parent, OSError(code, os.strerror(code)))
+    return err
 
 
 def read_exr_frame(path: str | Path) -> ExrFrame:

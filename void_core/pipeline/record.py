@@ -20,6 +20,7 @@ from void_core.digests import digest_of, file_digest
 from void_core.engines import describe, model_checksums
 from void_core.errors import VoidFarmError
 from void_core.lineage import LineageStore, open_store
+from void_core.lineage.files import stamp_artifact
 from void_core.media.plate import Plate
 from void_core.pipeline.state import (
     ORCHESTRATOR_TASK_ID, RunSettings, ShotPlan, ShotRequest, ShotState, StageReport,
@@ -82,8 +83,10 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
     with open_store(settings.lineage_url) as store:
         for kind, path, *frames in artifacts:
             first, last = (frames + [None, None])[:2]
-            store.record_artifact(stage_id, kind, Path(path).resolve(), frame_first=first,
-                                  frame_last=last, bytes=_size(path))
+            resolved = Path(path).resolve()
+            store.record_artifact(stage_id, kind, resolved, frame_first=first,
+                                  frame_last=last, bytes=_size(path),
+                                  files=stamp_artifact(resolved, first, last))
         store.finish_stage(stage_id, StageStatus.SUCCEEDED, seconds=seconds)
     return StageReport(stage, StageStatus.SUCCEEDED, seconds, name, tuple(notes))
 
