@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,12 +36,14 @@ from void_core.pipeline import stages
 from void_core import naming
 from void_core.errors import VoidFarmError
 from void_core.lineage import open_store
+from void_core.ownership import Claims
 from void_core.pipeline.record import run_record
 from void_core.preflight import EngineChoice, preflight
 from void_core.vocabulary import STAGE_ORDER, RunKind, RunStatus, StageStatus
 
 SUMMARY_SUFFIX = naming.SUMMARY_SUFFIX
 CONFORMED_SUFFIX = naming.CONFORMED_SUFFIX
+CLAIM_POLL_SECONDS = 1.0  # how often a shot another run holds is tried again
 
 
 @dataclass
@@ -93,6 +96,8 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                                   db_url=checked.lineage_url, force=force,
                                   **choice.as_parameters())
     store = open_store(settings.lineage_url)
+    for gone in store.mark_abandoned():
+        logger.warning("lineage run %s was abandoned (its process is gone): marked so", gone)
     run_id = store.start_run(cut.name, kind=RunKind.CUTLIST, prefect_flow_run_id=flow_run.id,
                              settings=_run_record(cut, settings))
     settings = replace(settings, run_id=run_id)
@@ -106,19 +111,22 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                 len(cut.problems), run_id)
 
     hosts: dict = {}
+    # The run's heartbeat (lineage) and its claims on the shots it works on.
+    claims = Claims(run_id, on_beat=lambda: store.beat(run_id))
     try:
         placement = place_stages(settings, resident)
         _warn_when_gpus_short(placement, logger)
         # These handles keep the host actors (and their loaded models) alive for the run.
         hosts = {stage: start_host(settings, stage, placement.declared[stage])
                  for stage in placement.hosts}
-        outcomes += _run_chains(store, settings, plans, placement, cut.name)
+        outcomes += _run_chains(store, settings, plans, placement, cut.name, claims)
         host_stats = {stage: host_report(host) for stage, host in hosts.items()} or None
     except BaseException as err:  # Ctrl-C, a lost driver: say so in lineage, then stop
         _abandon(store, run_id, plans, err)
         raise
     finally:
         hosts.clear()  # the last handles go: the actors exit and free their GPUs
+        claims.close()
 
     otio_path = _write_conformed(cut, settings, outcomes)
     summary = _summary(cut, settings, outcomes, otio_path, host_stats)
@@ -241,29 +249,54 @@ def _warn_when_gpus_short(placement: Placement, logger) -> None:
 
 
 def _run_chains(store, settings: stages.RunSettings, plans: list, placement: Placement,
-                cut_name: str) -> list[ShotOutcome]:
-    """Every shot's stages, shots in parallel; record shots in lineage as they finish."""
+                cut_name: str, claims: Claims) -> list[ShotOutcome]:
+    """Every shot's stages, shots in parallel; record shots in lineage as they finish. A shot
+    another live run holds waits until that run lets it go (then lineage has its work)."""
     import ray
 
     total = max(len(plans), 1)
     progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
                                         description=f"shots of {cut_name} finished")
     chains = [_ShotChain(settings, plan, placement) for plan in plans]
-    running = {chain.submit().wrapped_future: chain for chain in chains}
+    waiting, running, told = list(chains), {}, set()
     finished = 0
-    while running:
-        ready, _ = ray.wait(list(running), num_returns=1)
+    while running or waiting:
+        for chain in _claimed(claims, settings, waiting, told):
+            waiting.remove(chain)
+            running[chain.submit().wrapped_future] = chain
+        if not running:
+            time.sleep(CLAIM_POLL_SECONDS)
+            continue
+        ready, _ = ray.wait(list(running), num_returns=1,
+                            timeout=CLAIM_POLL_SECONDS if waiting else None)
+        if not ready:
+            continue
         chain = running.pop(ready[0])
         if chain.advance():
             running[chain.submit().wrapped_future] = chain
             continue
         finished += 1
         outcome = chain.outcome
+        claims.release(naming.shot_lock(settings.out_root, chain.plan.name))
         store.finish_shot(chain.plan.shot_id, outcome.status, error=outcome.error)
         update_progress_artifact(progress, 100.0 * finished / total)
         get_run_logger().info("%s: %s%s", outcome.name, outcome.status,
                               f" at {outcome.failed_stage}: {outcome.error}" if outcome.error else "")
     return [chain.outcome for chain in chains]
+
+
+def _claimed(claims: Claims, settings: stages.RunSettings, waiting: list, told: set) -> list:
+    """The waiting chains whose shot this run could claim now; says once which shots wait."""
+    claimed = []
+    for chain in waiting:
+        holder = claims.try_claim(naming.shot_lock(settings.out_root, chain.plan.name))
+        if holder is None:
+            claimed.append(chain)
+        elif chain.plan.name not in told:
+            told.add(chain.plan.name)
+            get_run_logger().warning("%s: held by %s; waiting for it", chain.plan.name,
+                                     holder.describe())
+    return claimed
 
 
 def _error_text(state) -> str:

@@ -2,7 +2,7 @@
 
     OUT/<shot>/<shot>.<frame>.exr          the clean plates (`exr_pattern`, `exr_frame`)
     OUT/qc/<shot>_preview.mp4, _contact.png  QC (`qc_preview`, `qc_contact_sheet`)
-    OUT/.void-work/<shot>/                 a shot's work folder: prompt.json, points.json,
+    OUT/.void-work/<shot>/                 a shot's work folder: owner.lock, prompt.json, points.json,
                                            black_mask.mp4, vlm_analysis.json, quadmask_0.mp4,
                                            affected_objects/, source/ (a staged clip)
     OUT/void-farm-lineage.db               the run's lineage database (SQLite default)
@@ -36,6 +36,7 @@ BLACK_MASK = "black_mask.mp4"
 ANALYSIS_JSON = "vlm_analysis.json"
 AFFECTED_MASKS = "affected_objects"  # the affected objects' masks, when the masker segments them
 STAGED_CLIP = "source"
+OWNER_LOCK = "owner.lock"  # which run holds the shot (void_core.ownership)
 
 # Outputs.
 QC_FOLDER = "qc"
@@ -83,6 +84,11 @@ def frame_range_problem(first: int, count: int) -> str | None:
 
 def work_dir(out_root: Path, shot: str) -> Path:
     return Path(out_root) / WORK_FOLDER / shot
+
+
+def shot_lock(out_root: Path, shot: str) -> Path:
+    """`OUT/.void-work/<shot>/owner.lock`: the run that owns the shot now."""
+    return work_dir(out_root, shot) / OWNER_LOCK
 
 
 def exr_dir(out_root: Path, shot: str) -> Path:

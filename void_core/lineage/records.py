@@ -24,6 +24,8 @@ class RunRecord:
     software_version: str | None
     prefect_flow_run_id: str | None
     error: str | None
+    pid: int | None = None
+    heartbeat: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

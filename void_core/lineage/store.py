@@ -36,7 +36,7 @@ from dataclasses import fields
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -64,6 +64,8 @@ STAGE_END_STATUSES = (StageStatus.SUCCEEDED, StageStatus.FAILED)
 MAX_ERROR_CHARS = 20_000
 # How many earlier successes of one identity find_completed_stage checks on disk before giving up.
 MAX_REUSE_CANDIDATES = 20
+# A running run whose heartbeat is older than this is abandoned (its process beats every 5 s).
+ABANDON_AFTER_SECONDS = 120.0
 
 
 def open_store(url: str | None = None, *, create: bool = True) -> LineageStore:
@@ -123,11 +125,44 @@ class LineageStore:
                   prefect_flow_run_id: str | None = None) -> str:
         """Record a run as started; return its id. `settings` is the resolved run config."""
         _check_choice("run kind", kind, RUN_KINDS)
-        row = Run(name=name, kind=kind, status=RunStatus.RUNNING, started=utc_now(),
+        now = utc_now()
+        row = Run(name=name, kind=kind, status=RunStatus.RUNNING, started=now,
                   settings=scrub_settings(settings), host=host or socket.gethostname(),
                   software_version=software_version or void_core.__version__,
-                  prefect_flow_run_id=_optional_str(prefect_flow_run_id))
+                  prefect_flow_run_id=_optional_str(prefect_flow_run_id), pid=os.getpid(),
+                  heartbeat=now)
         return self._insert(row)
+
+    def beat(self, run_id: str) -> None:
+        """The run's process is alive (called every few seconds while it runs)."""
+        with self._transaction() as session:
+            session.execute(update(Run).where(Run.id == run_id, Run.status == RunStatus.RUNNING)
+                            .values(heartbeat=utc_now()))
+
+    def mark_abandoned(self, stale_after: float = ABANDON_AFTER_SECONDS) -> list[str]:
+        """Close the rows of runs whose process is gone as "abandoned": a running run of this
+        host whose PID is dead, or any running run without a heartbeat for `stale_after`
+        seconds; its running shots and stages with it. Returns the runs' ids."""
+        from void_core.ownership import process_alive
+
+        now, host = utc_now(), socket.gethostname()
+        with self._transaction() as session:
+            running = session.scalars(select(Run).where(Run.status == RunStatus.RUNNING)).all()
+            gone = [run for run in running if not _run_alive(run, now, host, stale_after,
+                                                             process_alive)]
+            for run in gone:
+                reason = _abandon_reason(run, now)
+                run.status, run.finished, run.error = RunStatus.ABANDONED, now, reason
+                for shot in session.scalars(select(Shot).where(
+                        Shot.run_id == run.id, Shot.status == RunStatus.RUNNING)):
+                    shot.status, shot.finished, shot.error = RunStatus.ABANDONED, now, reason
+                    for stage in session.scalars(select(StageRun).where(
+                            StageRun.shot_id == shot.id,
+                            StageRun.status == StageStatus.RUNNING)):
+                        stage.status, stage.finished, stage.error = \
+                            StageStatus.ABANDONED, now, reason
+                        stage.seconds = (now - stage.started).total_seconds()
+            return [run.id for run in gone]
 
     def finish_run(self, run_id: str, status: str = RunStatus.SUCCEEDED, *,
                    error: str | None = None) -> None:
@@ -298,6 +333,21 @@ class LineageStore:
             if isinstance(row, StageRun):
                 row.seconds = seconds if seconds is not None else (
                     row.finished - row.started).total_seconds()
+
+
+def _run_alive(run: Run, now, host: str, stale_after: float, process_alive) -> bool:
+    """A run of this host lives while its process does; any run while it beats."""
+    if run.host == host and run.pid is not None:
+        return process_alive(run.pid)
+    last = run.heartbeat or run.started
+    return (now - last).total_seconds() < stale_after
+
+
+def _abandon_reason(run: Run, now) -> str:
+    last = run.heartbeat or run.started
+    where = f"{run.host} pid {run.pid}" if run.pid is not None else str(run.host)
+    return (f"abandoned: its process ({where}) went away without finishing the run "
+            f"(last heartbeat {(now - last).total_seconds():.0f} s before this check)")
 
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fractions
 import os
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import OpenEXR
 
 from void_core.errors import MediaError, OutputError
 from void_core.media.colour import REC709_CHROMATICITIES
+from void_core.ownership import temporary_tag, writer_gone
 
 COMPRESSIONS = {
     "none": OpenEXR.NO_COMPRESSION,
@@ -74,7 +76,7 @@ def write_exr_frame(
     channels = {"RGB": np.ascontiguousarray(rgb)}
     for name, mask in (masks or {}).items():
         channels[name] = np.ascontiguousarray(mask, dtype=np.float16)
-    temp = path.with_name(f".{path.name}{TEMP_MARKER}{uuid.uuid4().hex[:8]}")
+    temp = path.with_name(f".{path.name}{TEMP_MARKER}{uuid.uuid4().hex[:8]}-{temporary_tag()}")
     try:
         with OpenEXR.File(header, channels) as exr:
             exr.write(str(temp))
@@ -131,9 +133,17 @@ def _rgb_channel_names(channels: Mapping[str, np.ndarray]) -> tuple[str, str, st
 
 
 def remove_stale_temporaries(folder: Path) -> int:
-    """Delete temporary frames a crashed writer left behind; returns how many."""
+    """Delete temporary frames whose writer is gone (a crashed or killed process); returns how
+    many. A live writer's temporaries stay, whichever run it belongs to."""
     removed = 0
-    for stale in folder.glob(f".*{TEMP_MARKER}*"):
-        stale.unlink(missing_ok=True)
-        removed += 1
+    now = time.time()
+    for temporary in folder.glob(f".*{TEMP_MARKER}*"):
+        tag = temporary.name.split(TEMP_MARKER, 1)[1][9:]  # after "<uuid8>-"
+        try:
+            age = now - temporary.stat().st_mtime
+        except FileNotFoundError:
+            continue  # its writer renamed it into place meanwhile
+        if writer_gone(tag, age):
+            temporary.unlink(missing_ok=True)
+            removed += 1
     return removed
