@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows._cli_common import handled_errors, stderr, stdout
+from flows._cli_common import handled_errors, stderr, stdout, terminate_as_interrupt
 from void_core.preflight import choose_engines, preflight
 
 # Prefect reads these at import: set them before anything imports it.
@@ -95,16 +95,18 @@ def execute(cutlist: Path, out: Path, *, ray_address: str | None = None,
     """Run the flow in this process; return its summary (also in OUT/<cutlist>.summary.json)."""
     prepare_prefect_environment()
     from flows.cutlist_flow import cleanup_cutlist
+    from flows.prefect_server import embedded_prefect_server
     from flows.ray_runner import FarmRayTaskRunner, connect_ray
 
     stderr.print("starting Ray and the Prefect API (first start takes a while) ...")
-    connect_ray(ray_address, num_cpus=ray_cpus)
-    flow = cleanup_cutlist.with_options(
-        task_runner=FarmRayTaskRunner(address=ray_address, num_cpus=ray_cpus))
     parameters = {key: (str(value) if isinstance(value, Path) else value)
                   for key, value in parameters.items()}
-    state = flow(cutlist=str(cutlist.resolve()), out=str(out.resolve()), return_state=True,
-                 **parameters)
+    with terminate_as_interrupt(), embedded_prefect_server():
+        connect_ray(ray_address, num_cpus=ray_cpus)
+        flow = cleanup_cutlist.with_options(
+            task_runner=FarmRayTaskRunner(address=ray_address, num_cpus=ray_cpus))
+        state = flow(cutlist=str(cutlist.resolve()), out=str(out.resolve()), return_state=True,
+                     **parameters)
     return _summary_of(state, cutlist, out)
 
 

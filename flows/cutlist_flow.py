@@ -146,6 +146,7 @@ def _abandon(store, run_id: str, plans: list, err: BaseException) -> None:
 
     status = RunStatus.CANCELLED if isinstance(err, KeyboardInterrupt) else RunStatus.FAILED
     reason = f"run stopped: {type(err).__name__}" + (f": {err}" if str(err) else "")
+    store.close_open_stages(run_id, reason)
     for plan in plans:
         try:
             store.finish_shot(plan.shot_id, status, error=reason)

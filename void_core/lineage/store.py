@@ -162,7 +162,20 @@ class LineageStore:
                         stage.status, stage.finished, stage.error = \
                             StageStatus.ABANDONED, now, reason
                         stage.seconds = (now - stage.started).total_seconds()
+            _close_orphans(session, now)
             return [run.id for run in gone]
+
+    def close_open_stages(self, run_id: str, reason: str) -> int:
+        """Fail the run's stage attempts still marked running (the run is stopping and their
+        workers go with it); returns how many."""
+        now = utc_now()
+        with self._transaction() as session:
+            rows = session.scalars(select(StageRun).join(Shot).where(
+                Shot.run_id == run_id, StageRun.status == StageStatus.RUNNING)).all()
+            for row in rows:
+                row.status, row.finished, row.error = StageStatus.FAILED, now, _clean_error(reason)
+                row.seconds = (now - row.started).total_seconds()
+            return len(rows)
 
     def finish_run(self, run_id: str, status: str = RunStatus.SUCCEEDED, *,
                    error: str | None = None) -> None:
@@ -341,6 +354,20 @@ def _run_alive(run: Run, now, host: str, stale_after: float, process_alive) -> b
         return process_alive(run.pid)
     last = run.heartbeat or run.started
     return (now - last).total_seconds() < stale_after
+
+
+def _close_orphans(session: Session, now) -> None:
+    """Shots and stages still "running" under a run that has ended (their worker went away
+    before it could say): abandoned."""
+    reason = "abandoned: its run ended while this was still marked running"
+    shots = session.scalars(select(Shot).join(Run).where(
+        Shot.status == RunStatus.RUNNING, Run.status != RunStatus.RUNNING)).all()
+    stages = session.scalars(select(StageRun).join(Shot).join(Run).where(
+        StageRun.status == StageStatus.RUNNING, Run.status != RunStatus.RUNNING)).all()
+    for row in (*shots, *stages):
+        row.status, row.finished, row.error = RunStatus.ABANDONED, now, reason
+        if isinstance(row, StageRun):
+            row.seconds = (now - row.started).total_seconds()
 
 
 def _abandon_reason(run: Run, now) -> str:

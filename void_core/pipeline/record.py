@@ -8,6 +8,7 @@ unless the run is forced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -20,7 +21,7 @@ from void_core import naming
 from void_core.digests import digest_of, file_digest
 from void_core.engines import describe, model_checksums
 from void_core.errors import VoidFarmError
-from void_core.lineage import LineageStore, open_store
+from void_core.lineage import LineageError, LineageStore, open_store
 from void_core.lineage.files import stamp_artifact
 from void_core.media.plate import Plate
 from void_core.ownership import Claims, Owner
@@ -77,7 +78,8 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
     try:
         notes = run()
     except BaseException as err:
-        with open_store(settings.lineage_url) as store:
+        with open_store(settings.lineage_url) as store, \
+                contextlib.suppress(LineageError):  # the stopping run closed it already
             store.finish_stage(stage_id, StageStatus.FAILED, error=reason(err),
                                seconds=time.perf_counter() - started)
         raise
