@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from flows._cli_common import handled_errors, stderr, stdout, terminate_as_interrupt
+from void_core.lineage.db import parameter_url
 from void_core.preflight import choose_engines, preflight
 
 # Prefect reads these at import: set them before anything imports it.
@@ -79,7 +80,8 @@ def run_command(
         choice = choose_engines(config, engine, masker, analyzer, model_dir, refiner)
         checked = preflight(cutlist, out, choice, media_root=media_root, rate=rate, db=db,
                             ray_address=ray_address)
-        summary = execute(cutlist, out, media_root=media_root, db=checked.lineage_url,
+        summary = execute(cutlist, out, media_root=media_root,
+                          db=parameter_url(checked.lineage_url),
                           force=force, rate=rate, resident=resident, ray_address=ray_address,
                           ray_cpus=ray_cpus, **choice.as_parameters())
         if json_output:

@@ -43,6 +43,7 @@ from void_core.vocabulary import STAGE_ORDER, RunKind, RunStatus, StageStatus
 
 SUMMARY_SUFFIX = naming.SUMMARY_SUFFIX
 CONFORMED_SUFFIX = naming.CONFORMED_SUFFIX
+SECRET_SCHEME = "prefect-secret://"  # a `db` parameter naming a Prefect Secret block
 CLAIM_POLL_SECONDS = 1.0  # how often a shot another run holds is tried again
 
 
@@ -86,6 +87,7 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                     analyzer_settings: dict | None = None):
     """Clean every shot of `cutlist`; EXRs, previews and a conformed OTIO go to `out`."""
     logger = get_run_logger()
+    db = _database_url(db)
     choice = EngineChoice(engine, engine_settings, refiner, masker, masker_settings, analyzer,
                           analyzer_settings)
     # The same checks as `void-farm run`, for deployments that start the flow directly.
@@ -138,6 +140,23 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     if failed:
         return Failed(message=f"{len(failed)} of {len(outcomes)} shot(s) failed", data=summary)
     return Completed(message=f"{len(outcomes)} shot(s) clean", data=summary)
+
+
+def _database_url(db: str | None) -> str | None:
+    """The `db` parameter holds no password (Prefect stores parameters in clear): a masked URL
+    (the password from the environment or a pgpass file) or `prefect-secret://BLOCK`, a Prefect
+    Secret block holding the URL."""
+    from void_core.lineage import resolve_parameter_url
+
+    if db and db.startswith(SECRET_SCHEME):
+        from prefect.blocks.system import Secret
+
+        try:
+            return str(Secret.load(db[len(SECRET_SCHEME):]).get())
+        except ValueError as err:
+            raise VoidFarmError(f"--db {db}: no such Prefect Secret block ({err}); create it "
+                                "with prefect.blocks.system.Secret(value=URL).save(NAME)") from None
+    return resolve_parameter_url(db)
 
 
 def _abandon(store, run_id: str, plans: list, err: BaseException) -> None:

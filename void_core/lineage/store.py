@@ -33,10 +33,11 @@ import os
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import fields
+from dataclasses import replace as dataclass_replace
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, func, make_url, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -68,23 +69,26 @@ MAX_REUSE_CANDIDATES = 20
 ABANDON_AFTER_SECONDS = 120.0
 
 
-def open_store(url: str | None = None, *, create: bool = True) -> LineageStore:
+def open_store(url: str | None = None, *, create: bool = True,
+               read_only: bool = False) -> LineageStore:
     """Connect to the lineage database and check its schema.
 
     Args:
         url: SQLAlchemy URL (default: `$VOID_FARM_DB`, else `sqlite:///./void-farm-lineage.db`).
         create: create the SQLite file and the schema when the database is empty. With False a
             missing file or schema is an error (for read-only commands).
+        read_only: open a SQLite file for reading only (implies create=False).
 
     Raises:
         LineageError: unreachable database or bad URL (one line, password masked), or a schema
             at a revision other than this void-farm's head.
     """
     url = resolve_url(url)
-    engine = create_lineage_engine(url)
+    engine = create_lineage_engine(url, read_only=read_only)
+    create = create and not read_only
     try:
         if not create:
-            require_sqlite_file(engine.url)
+            require_sqlite_file(make_url(url))
         check_connection(engine)
         ensure_schema(engine, create=create)
     except BaseException:
@@ -311,7 +315,15 @@ class LineageStore:
         """
         query = os.fspath(shot_name_or_path)
         with self._transaction() as session:
-            return _trace_file(session, query) or _trace_shot(session, query)
+            traces = _trace_file(session, query) or _trace_shot(session, query)
+        return [self._with_change(trace) for trace in traces]
+
+    def _with_change(self, trace: TraceRecord) -> TraceRecord:
+        """The trace, saying how its matched file differs from what the run wrote, if it does."""
+        if trace.matched is None:
+            return trace
+        changes = self.changed_files(trace.matched.id, trace.frame)
+        return dataclass_replace(trace, changed=changes[0][1]) if changes else trace
 
     # --- plumbing -----------------------------------------------------------------------------
 
