@@ -111,7 +111,8 @@ def resolve_parameter_url(url: str | None) -> str | None:
     if kept and mask_url(kept) == mask_url(url):
         return kept
     password = os.environ.get(PASSWORD_ENV_VAR)
-    return parsed.set(password=password or None).render_as_string(hide_password=False)
+    ready = parsed.set(password=password) if password else parsed._replace(password=None)
+    return ready.render_as_string(hide_password=False)
 
 
 def connection_error(url: str, reason: str) -> LineageError:

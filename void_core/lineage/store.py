@@ -94,20 +94,21 @@ def open_store(url: str | None = None, *, create: bool = True,
     except BaseException:
         engine.dispose()
         raise
-    return LineageStore(engine)
+    return LineageStore(engine, url)
 
 
 class LineageStore:
     """Writes and reads lineage records; one short transaction per call. Use `open_store`."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, url: str | None = None):
         self.engine = engine
+        self._url = url or engine.url  # as given (a read-only SQLite engine's URL differs)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @property
     def url(self) -> str:
         """The database URL with any password masked."""
-        return mask_url(self.engine.url)
+        return mask_url(self._url)
 
     def close(self) -> None:
         self.engine.dispose()
