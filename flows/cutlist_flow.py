@@ -163,7 +163,10 @@ def _abandon(store, run_id: str, plans: list, err: BaseException) -> None:
     """Close the run's open rows: a shot still running when the run stops is cancelled."""
     from void_core.lineage.db import LineageError
 
-    status = RunStatus.CANCELLED if isinstance(err, KeyboardInterrupt) else RunStatus.FAILED
+    from prefect.exceptions import TerminationSignal
+
+    stopped = isinstance(err, KeyboardInterrupt | TerminationSignal)
+    status = RunStatus.CANCELLED if stopped else RunStatus.FAILED
     reason = f"run stopped: {type(err).__name__}" + (f": {err}" if str(err) else "")
     store.close_open_stages(run_id, reason)
     for plan in plans:
@@ -272,8 +275,6 @@ def _run_chains(store, settings: stages.RunSettings, plans: list, placement: Pla
                 cut_name: str, claims: Claims) -> list[ShotOutcome]:
     """Every shot's stages, shots in parallel; record shots in lineage as they finish. A shot
     another live run holds waits until that run lets it go (then lineage has its work)."""
-    import ray
-
     total = max(len(plans), 1)
     progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
                                         description=f"shots of {cut_name} finished")
@@ -287,8 +288,7 @@ def _run_chains(store, settings: stages.RunSettings, plans: list, placement: Pla
         if not running:
             time.sleep(CLAIM_POLL_SECONDS)
             continue
-        ready, _ = ray.wait(list(running), num_returns=1,
-                            timeout=CLAIM_POLL_SECONDS if waiting else None)
+        ready = _wait_one(list(running), CLAIM_POLL_SECONDS if waiting else None)
         if not ready:
             continue
         chain = running.pop(ready[0])
@@ -303,6 +303,24 @@ def _run_chains(store, settings: stages.RunSettings, plans: list, placement: Pla
         get_run_logger().info("%s: %s%s", outcome.name, outcome.status,
                               f" at {outcome.failed_stage}: {outcome.error}" if outcome.error else "")
     return [chain.outcome for chain in chains]
+
+
+def _wait_one(refs: list, timeout: float | None) -> list:
+    """`ray.wait` for one ref. Ray's wait turns an exception a signal handler raises into a
+    SystemError unless it is KeyboardInterrupt; Prefect's SIGTERM handler raises
+    TerminationSignal there, which must reach Prefect as itself (the run then stops as on
+    Ctrl-C)."""
+    import ray
+
+    try:
+        ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+    except SystemError as err:
+        signal_exception = err.__cause__
+        if isinstance(signal_exception, BaseException) and not isinstance(signal_exception,
+                                                                           Exception):
+            raise signal_exception from None
+        raise
+    return ready
 
 
 def _claimed(claims: Claims, settings: stages.RunSettings, waiting: list, told: set) -> list:
