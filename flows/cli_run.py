@@ -103,12 +103,14 @@ def execute(cutlist: Path, out: Path, *, ray_address: str | None = None,
     stderr.print("starting Ray and the Prefect API (first start takes a while) ...")
     parameters = {key: (str(value) if isinstance(value, Path) else value)
                   for key, value in parameters.items()}
-    with terminate_as_interrupt(), embedded_prefect_server():
+    with embedded_prefect_server():
         connect_ray(ray_address, num_cpus=ray_cpus)
         flow = cleanup_cutlist.with_options(
             task_runner=FarmRayTaskRunner(address=ray_address, num_cpus=ray_cpus))
-        state = flow(cutlist=str(cutlist.resolve()), out=str(out.resolve()), return_state=True,
-                     **parameters)
+        # After ray.init, which installs a SIGTERM handler of its own (exit 15).
+        with terminate_as_interrupt():
+            state = flow(cutlist=str(cutlist.resolve()), out=str(out.resolve()),
+                         return_state=True, **parameters)
     return _summary_of(state, cutlist, out)
 
 

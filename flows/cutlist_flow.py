@@ -45,6 +45,7 @@ SUMMARY_SUFFIX = naming.SUMMARY_SUFFIX
 CONFORMED_SUFFIX = naming.CONFORMED_SUFFIX
 SECRET_SCHEME = "prefect-secret://"  # a `db` parameter naming a Prefect Secret block
 CLAIM_POLL_SECONDS = 1.0  # how often a shot another run holds is tried again
+SIGNAL_CHECK_SECONDS = 0.5  # the longest a stop signal waits while shots run on Ray
 
 
 @dataclass
@@ -306,21 +307,23 @@ def _run_chains(store, settings: stages.RunSettings, plans: list, placement: Pla
 
 
 def _wait_one(refs: list, timeout: float | None) -> list:
-    """`ray.wait` for one ref. Ray's wait turns an exception a signal handler raises into a
-    SystemError unless it is KeyboardInterrupt; Prefect's SIGTERM handler raises
-    TerminationSignal there, which must reach Prefect as itself (the run then stops as on
-    Ctrl-C)."""
+    """`ray.wait` for one ref, in short slices. Ray's wait passes only KeyboardInterrupt on from
+    a signal handler: any other exception (Prefect's SIGTERM handler raises TerminationSignal)
+    stays pending until a ref is ready, then surfaces as a SystemError. Short slices bound that
+    delay, and the signal's own exception reaches Prefect (the run stops as on Ctrl-C)."""
     import ray
 
-    try:
-        ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
-    except SystemError as err:
-        signal_exception = err.__cause__
-        if isinstance(signal_exception, BaseException) and not isinstance(signal_exception,
-                                                                           Exception):
-            raise signal_exception from None
-        raise
-    return ready
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            ready, _ = ray.wait(refs, num_returns=1, timeout=SIGNAL_CHECK_SECONDS)
+        except SystemError as err:
+            raised = err.__cause__
+            if isinstance(raised, BaseException) and not isinstance(raised, Exception):
+                raise raised from None
+            raise
+        if ready or (deadline is not None and time.monotonic() >= deadline):
+            return ready
 
 
 def _claimed(claims: Claims, settings: stages.RunSettings, waiting: list, told: set) -> list:
