@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from void_core.errors import VoidFarmError
+from void_core.errors import OutputError, VoidFarmError
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -36,6 +37,27 @@ def handled_errors() -> Iterator[None]:
         if os.environ.get("VOID_FARM_DEBUG"):
             raise
         raise fail(str(err)) from None
+    except OSError as err:  # storage the user must fix (full, read-only, in the way)
+        if os.environ.get("VOID_FARM_DEBUG"):
+            raise
+        raise fail(str(OutputError.from_os_error(err.filename or ".", err))) from None
     except KeyboardInterrupt:
         stderr.print("interrupted", style="yellow")
         sys.exit(130)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: lineage marked, "interrupted", exit 130."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM stops the command the way Ctrl-C does."""
+    def interrupt(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -29,10 +29,10 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from flows._cli_common import handled_errors, stderr, stdout
+from flows._cli_common import handled_errors, stderr, stdout, terminate_as_interrupt
 from void_core import engines, naming
 from void_core.masking.prompt import read_points_json
-from void_core.preflight import choose_engines
+from void_core.preflight import choose_engines, prepare_output_folder
 from void_core.media.colour import Transfer
 from void_core.vocabulary import EngineKind, RunKind, Stage, StageStatus
 
@@ -168,6 +168,7 @@ def shot(
             settings = _shot_settings(out, db, force or no_lineage, transfer,
                                       _check_compression(compression), chosen)
             check_plan(settings, plan)  # bad input fails here, before anything is created
+            prepare_output_folder(out)
             if plan.quadmask is None:
                 count = len(clicks) or len(read_points_json(plan.points))
                 stderr.print(f"{plan.name}: making the quadmask from {count} prompt(s) "
@@ -199,7 +200,11 @@ def _run_one_shot(settings, plan):
         if progress is not None:
             progress.start()
             callback = _progress_callback(progress, progress.add_task(plan.name, total=None))
-        with one_shot_run(settings, plan) as (run_settings, run_plan):
+        def waiting(owner) -> None:
+            stderr.print(f"{plan.name}: held by {owner.describe()}; waiting for it")
+
+        with terminate_as_interrupt(), \
+                one_shot_run(settings, plan, on_wait=waiting) as (run_settings, run_plan):
             return run_shot(run_settings, run_plan, on_progress=callback)
     finally:
         if progress is not None:

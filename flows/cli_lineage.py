@@ -88,7 +88,7 @@ def lineage_command(
     from void_core.lineage.db import resolve_url
 
     with handled_errors():
-        with open_store(resolve_url(db, beside=shot_or_file), create=False) as store:
+        with _open_for_reading(resolve_url(db, beside=shot_or_file)) as store:
             traces = store.trace(shot_or_file)
             if not traces:
                 raise LineageError(
@@ -99,6 +99,23 @@ def lineage_command(
         else:
             for trace in traces:
                 stdout.print(render_trace(trace), soft_wrap=False)
+
+
+def _open_for_reading(url: str):
+    """The store, with runs whose process is gone marked abandoned first when the database
+    takes writes; a database that does not (read-only file or mount) is only read."""
+    from void_core.lineage import LineageError, open_store
+
+    try:
+        store = open_store(url, create=False)
+    except LineageError:
+        return open_store(url, read_only=True)
+    try:
+        store.mark_abandoned()
+    except LineageError:
+        store.close()
+        return open_store(url, read_only=True)
+    return store
 
 
 def render_trace(trace) -> Tree:
@@ -135,7 +152,12 @@ def _matched_line(trace) -> list[Text]:
     if trace.matched is None:
         return []
     frame = f"frame {trace.frame} of " if trace.frame is not None else ""
-    return [Text(f"file: {frame}{trace.matched.path_pattern} ({trace.matched.kind})", style="cyan")]
+    lines = [Text(f"file: {frame}{trace.matched.path_pattern} ({trace.matched.kind})",
+                  style="cyan")]
+    if trace.changed:
+        lines.append(Text(f"changed since written: {trace.changed} (this file is not what the "
+                          "run below wrote)", style="bold red"))
+    return lines
 
 
 def _stage_lines(stage) -> Group:

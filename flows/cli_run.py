@@ -16,7 +16,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows._cli_common import handled_errors, stderr, stdout
+from flows._cli_common import handled_errors, stderr, stdout, terminate_as_interrupt
+from void_core.lineage.db import parameter_url
 from void_core.preflight import choose_engines, preflight
 
 # Prefect reads these at import: set them before anything imports it.
@@ -83,7 +84,8 @@ def run_command(
         choice = choose_engines(config, engine, masker, analyzer, model_dir, refiner, colorspace)
         checked = preflight(cutlist, out, choice, media_root=media_root, rate=rate, db=db,
                             ray_address=ray_address)
-        summary = execute(cutlist, out, media_root=media_root, db=checked.lineage_url,
+        summary = execute(cutlist, out, media_root=media_root,
+                          db=parameter_url(checked.lineage_url),
                           force=force, rate=rate, resident=resident, ray_address=ray_address,
                           ray_cpus=ray_cpus, **choice.as_parameters())
         if json_output:
@@ -99,22 +101,25 @@ def execute(cutlist: Path, out: Path, *, ray_address: str | None = None,
     """Run the flow in this process; return its summary (also in OUT/<cutlist>.summary.json)."""
     prepare_prefect_environment()
     from flows.cutlist_flow import cleanup_cutlist
+    from flows.prefect_server import embedded_prefect_server
     from flows.ray_runner import FarmRayTaskRunner, connect_ray
 
     stderr.print("starting Ray and the Prefect API (first start takes a while) ...")
-    connect_ray(ray_address, num_cpus=ray_cpus)
-    flow = cleanup_cutlist.with_options(
-        task_runner=FarmRayTaskRunner(address=ray_address, num_cpus=ray_cpus))
     parameters = {key: (str(value) if isinstance(value, Path) else value)
                   for key, value in parameters.items()}
-    state = flow(cutlist=str(cutlist.resolve()), out=str(out.resolve()), return_state=True,
-                 **parameters)
+    with embedded_prefect_server():
+        connect_ray(ray_address, num_cpus=ray_cpus)
+        flow = cleanup_cutlist.with_options(
+            task_runner=FarmRayTaskRunner(address=ray_address, num_cpus=ray_cpus))
+        # After ray.init, which installs a SIGTERM handler of its own (exit 15).
+        with terminate_as_interrupt():
+            state = flow(cutlist=str(cutlist.resolve()), out=str(out.resolve()),
+                         return_state=True, **parameters)
     return _summary_of(state, cutlist, out)
 
 
 def _summary_of(state, cutlist: Path, out: Path) -> dict:
     from void_core import naming
-    from void_core.cutlist import read_cutlist
     from void_core.errors import VoidFarmError
 
     from flows.cutlist_flow import summary_from
@@ -128,7 +133,7 @@ def _summary_of(state, cutlist: Path, out: Path) -> dict:
         error = None
     if isinstance(error, VoidFarmError):
         raise error
-    summary_file = naming.summary_file(out, read_cutlist(cutlist).name)
+    summary_file = naming.summary_file(out, cutlist)
     raise VoidFarmError(f"the run of {cutlist} ended {state.type.value.lower()}: "
                         f"{state.message or 'no summary'} (see the Prefect logs; "
                         f"no {summary_file} written)")

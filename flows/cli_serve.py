@@ -42,7 +42,7 @@ def serve_command(
     """Serve the nightly cleanup and start a run whenever a cut list lands in the drop folder."""
     from flows.cli_run import prepare_prefect_environment
     from void_core.errors import InputError
-    from void_core.lineage import open_store
+    from void_core.lineage import open_store, parameter_url
     from void_core.preflight import check_ray_address, lineage_url
 
     with handled_errors():
@@ -55,7 +55,9 @@ def serve_command(
         prepare_prefect_environment()
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
         _share_ray(ray_address, ray_cpus)
-        parameters = {"out": str(out.resolve()), "engine": engine, "db": url,
+        # Deployment parameters are stored in clear: the password stays in this process's
+        # environment, which the flow-run subprocesses inherit.
+        parameters = {"out": str(out.resolve()), "engine": engine, "db": parameter_url(url),
                       "media_root": str(media_root.resolve()) if media_root else None,
                       "engine_settings": {"model_dir": str(model_dir.resolve())} if model_dir else {}}
         _serve(watch.resolve(), cron, poll_seconds, name, parameters)

@@ -3,7 +3,8 @@
     read cut list --> lineage run + one shot row per clip (and per unusable event)
       --> per shot, chained on Ray:  sh010 · ingest -> masking -> analysis -> inpaint -> qc
       --> as shots finish: lineage shot status, progress artifact
-      --> OUT/<cutlist>.conformed.otio, OUT/<cutlist>.summary.json, table + QC artifacts
+      --> OUT/<cutlist>.conformed.otio, OUT/<cutlist>.summary.json (named after the cut-list
+      file), table + QC artifacts
 
 A failing shot does not stop the others; the flow ends Failed when any shot failed, with the
 summary either way. Parameters are plain strings so a deployment (nightly schedule, event
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,12 +36,16 @@ from void_core.pipeline import stages
 from void_core import naming
 from void_core.errors import VoidFarmError
 from void_core.lineage import open_store
+from void_core.ownership import Claims
 from void_core.pipeline.record import run_record
 from void_core.preflight import EngineChoice, preflight
 from void_core.vocabulary import STAGE_ORDER, RunKind, RunStatus, StageStatus
 
 SUMMARY_SUFFIX = naming.SUMMARY_SUFFIX
 CONFORMED_SUFFIX = naming.CONFORMED_SUFFIX
+SECRET_SCHEME = "prefect-secret://"  # a `db` parameter naming a Prefect Secret block
+CLAIM_POLL_SECONDS = 1.0  # how often a shot another run holds is tried again
+SIGNAL_CHECK_SECONDS = 0.5  # the longest a stop signal waits while shots run on Ray
 
 
 @dataclass
@@ -82,6 +88,7 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                     analyzer_settings: dict | None = None, colour: dict | None = None):
     """Clean every shot of `cutlist`; EXRs, previews and a conformed OTIO go to `out`."""
     logger = get_run_logger()
+    db = _database_url(db)
     choice = EngineChoice(engine, engine_settings, refiner, masker, masker_settings, analyzer,
                           analyzer_settings, colour)
     # The same checks as `void-farm run`, for deployments that start the flow directly.
@@ -92,6 +99,8 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                                   db_url=checked.lineage_url, force=force,
                                   **choice.as_parameters())
     store = open_store(settings.lineage_url)
+    for gone in store.mark_abandoned():
+        logger.warning("lineage run %s was abandoned (its process is gone): marked so", gone)
     run_id = store.start_run(cut.name, kind=RunKind.CUTLIST, prefect_flow_run_id=flow_run.id,
                              settings=_run_record(cut, settings))
     settings = replace(settings, run_id=run_id)
@@ -105,19 +114,22 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                 len(cut.problems), run_id)
 
     hosts: dict = {}
+    # The run's heartbeat (lineage) and its claims on the shots it works on.
+    claims = Claims(run_id, on_beat=lambda: store.beat(run_id))
     try:
         placement = place_stages(settings, resident)
         _warn_when_gpus_short(placement, logger)
         # These handles keep the host actors (and their loaded models) alive for the run.
         hosts = {stage: start_host(settings, stage, placement.declared[stage])
                  for stage in placement.hosts}
-        outcomes += _run_chains(store, settings, plans, placement, cut.name)
+        outcomes += _run_chains(store, settings, plans, placement, cut.name, claims)
         host_stats = {stage: host_report(host) for stage, host in hosts.items()} or None
     except BaseException as err:  # Ctrl-C, a lost driver: say so in lineage, then stop
         _abandon(store, run_id, plans, err)
         raise
     finally:
         hosts.clear()  # the last handles go: the actors exit and free their GPUs
+        claims.close()
 
     otio_path = _write_conformed(cut, settings, outcomes)
     summary = _summary(cut, settings, outcomes, otio_path, host_stats)
@@ -131,12 +143,33 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     return Completed(message=f"{len(outcomes)} shot(s) clean", data=summary)
 
 
+def _database_url(db: str | None) -> str | None:
+    """The `db` parameter holds no password (Prefect stores parameters in clear): a masked URL
+    (the password from the environment or a pgpass file) or `prefect-secret://BLOCK`, a Prefect
+    Secret block holding the URL."""
+    from void_core.lineage import resolve_parameter_url
+
+    if db and db.startswith(SECRET_SCHEME):
+        from prefect.blocks.system import Secret
+
+        try:
+            return str(Secret.load(db[len(SECRET_SCHEME):]).get())
+        except ValueError as err:
+            raise VoidFarmError(f"--db {db}: no such Prefect Secret block ({err}); create it "
+                                "with prefect.blocks.system.Secret(value=URL).save(NAME)") from None
+    return resolve_parameter_url(db)
+
+
 def _abandon(store, run_id: str, plans: list, err: BaseException) -> None:
     """Close the run's open rows: a shot still running when the run stops is cancelled."""
     from void_core.lineage.db import LineageError
 
-    status = RunStatus.CANCELLED if isinstance(err, KeyboardInterrupt) else RunStatus.FAILED
+    from prefect.exceptions import TerminationSignal
+
+    stopped = isinstance(err, KeyboardInterrupt | TerminationSignal)
+    status = RunStatus.CANCELLED if stopped else RunStatus.FAILED
     reason = f"run stopped: {type(err).__name__}" + (f": {err}" if str(err) else "")
+    store.close_open_stages(run_id, reason)
     for plan in plans:
         try:
             store.finish_shot(plan.shot_id, status, error=reason)
@@ -240,29 +273,71 @@ def _warn_when_gpus_short(placement: Placement, logger) -> None:
 
 
 def _run_chains(store, settings: stages.RunSettings, plans: list, placement: Placement,
-                cut_name: str) -> list[ShotOutcome]:
-    """Every shot's stages, shots in parallel; record shots in lineage as they finish."""
-    import ray
-
+                cut_name: str, claims: Claims) -> list[ShotOutcome]:
+    """Every shot's stages, shots in parallel; record shots in lineage as they finish. A shot
+    another live run holds waits until that run lets it go (then lineage has its work)."""
     total = max(len(plans), 1)
     progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
                                         description=f"shots of {cut_name} finished")
     chains = [_ShotChain(settings, plan, placement) for plan in plans]
-    running = {chain.submit().wrapped_future: chain for chain in chains}
+    waiting, running, told = list(chains), {}, set()
     finished = 0
-    while running:
-        ready, _ = ray.wait(list(running), num_returns=1)
+    while running or waiting:
+        for chain in _claimed(claims, settings, waiting, told):
+            waiting.remove(chain)
+            running[chain.submit().wrapped_future] = chain
+        if not running:
+            time.sleep(CLAIM_POLL_SECONDS)
+            continue
+        ready = _wait_one(list(running), CLAIM_POLL_SECONDS if waiting else None)
+        if not ready:
+            continue
         chain = running.pop(ready[0])
         if chain.advance():
             running[chain.submit().wrapped_future] = chain
             continue
         finished += 1
         outcome = chain.outcome
+        claims.release(naming.shot_lock(settings.out_root, chain.plan.name))
         store.finish_shot(chain.plan.shot_id, outcome.status, error=outcome.error)
         update_progress_artifact(progress, 100.0 * finished / total)
         get_run_logger().info("%s: %s%s", outcome.name, outcome.status,
                               f" at {outcome.failed_stage}: {outcome.error}" if outcome.error else "")
     return [chain.outcome for chain in chains]
+
+
+def _wait_one(refs: list, timeout: float | None) -> list:
+    """`ray.wait` for one ref, in short slices. Ray's wait passes only KeyboardInterrupt on from
+    a signal handler: any other exception (Prefect's SIGTERM handler raises TerminationSignal)
+    stays pending until a ref is ready, then surfaces as a SystemError. Short slices bound that
+    delay, and the signal's own exception reaches Prefect (the run stops as on Ctrl-C)."""
+    import ray
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            ready, _ = ray.wait(refs, num_returns=1, timeout=SIGNAL_CHECK_SECONDS)
+        except SystemError as err:
+            raised = err.__cause__
+            if isinstance(raised, BaseException) and not isinstance(raised, Exception):
+                raise raised from None
+            raise
+        if ready or (deadline is not None and time.monotonic() >= deadline):
+            return ready
+
+
+def _claimed(claims: Claims, settings: stages.RunSettings, waiting: list, told: set) -> list:
+    """The waiting chains whose shot this run could claim now; says once which shots wait."""
+    claimed = []
+    for chain in waiting:
+        holder = claims.try_claim(naming.shot_lock(settings.out_root, chain.plan.name))
+        if holder is None:
+            claimed.append(chain)
+        elif chain.plan.name not in told:
+            told.add(chain.plan.name)
+            get_run_logger().warning("%s: held by %s; waiting for it", chain.plan.name,
+                                     holder.describe())
+    return claimed
 
 
 def _error_text(state) -> str:
@@ -286,7 +361,7 @@ def _write_conformed(cut, settings: stages.RunSettings, outcomes: list[ShotOutco
             continue
         spec = next(s for s in cut.shots if s.name == outcome.name)
         plates[outcome.name] = CleanPlate.for_shot(spec, Path(outcome.out_dir))
-    path = naming.conformed_file(settings.out_root, cut.name)
+    path = naming.conformed_file(settings.out_root, cut.path)
     return write_conformed_otio(cut, plates, path, run_id=settings.run_id)
 
 
@@ -302,7 +377,7 @@ def _summary(cut, settings: stages.RunSettings, outcomes: list[ShotOutcome],
     }
     if host_stats is not None:
         summary["engine_hosts"] = host_stats
-    path = naming.summary_file(settings.out_root, cut.name)
+    path = naming.summary_file(settings.out_root, cut.path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(summary, indent=2))
     os.replace(temporary, path)

@@ -33,7 +33,7 @@ from void_core.lineage.patterns import frame_path, guesses_for_file, sequence_ex
 from void_core.lineage.scrub import is_secret_key
 
 PG_URL = os.environ.get("VOID_FARM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-LINEAGE_TABLES = {"run", "shot", "stage_run", "artifact", VERSION_TABLE}
+LINEAGE_TABLES = {"run", "shot", "stage_run", "artifact", "artifact_file", VERSION_TABLE}
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +111,7 @@ def test_an_empty_database_is_created_at_head(db_url):
     with open_store(db_url):
         pass
     assert tables(db_url) == LINEAGE_TABLES
-    assert head_revision() == "0002"
+    assert head_revision() == "0003"
 
 
 def test_the_qc_stage_migration_keeps_rows_and_allows_qc(db_url):
@@ -124,7 +124,7 @@ def test_the_qc_stage_migration_keeps_rows_and_allows_qc(db_url):
             counts = [connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
                       for table in ("run", "shot", "stage_run", "artifact")]
         assert all(counts), f"rows must survive the downgrade to 0001: {counts}"
-        assert upgrade(engine) == "0002"
+        assert upgrade(engine) == head_revision()
     finally:
         engine.dispose()
     with open_store(db_url) as store:

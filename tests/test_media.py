@@ -119,11 +119,24 @@ def test_exr_write_read_round_trip_with_masks_and_attributes(tmp_path):
     assert [p for p in tmp_path.iterdir()] == [path]  # no temporary left behind
 
 
-def test_stale_temporaries_are_removed(tmp_path):
-    (tmp_path / ".a.1001.exr.partial-1234abcd").write_bytes(b"half a frame")
+def test_only_temporaries_of_a_gone_writer_are_removed(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    host = socket.gethostname()
+    dead = tmp_path / f".a.1001.exr.partial-1234abcd-{gone.stdout.strip()}@{host}"
+    live = tmp_path / f".a.1002.exr.partial-5678abcd-{os.getpid()}@{host}"
+    old_untagged = tmp_path / ".a.1003.exr.partial-9abcdef0"
+    for temporary in (dead, live, old_untagged):
+        temporary.write_bytes(b"half a frame")
+    os.utime(old_untagged, (0, 0))
     (tmp_path / "a.1001.exr").write_bytes(b"kept")
-    assert remove_stale_temporaries(tmp_path) == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["a.1001.exr"]
+    assert remove_stale_temporaries(tmp_path) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.1001.exr", live.name])
 
 
 def test_exr_sequence_plate_is_passed_through_bit_exact(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 from void_core.lineage.db import VERSION_TABLE, head_revision
 
 ROOT = Path(__file__).resolve().parents[1]
-LINEAGE_TABLES = {"run", "shot", "stage_run", "artifact", VERSION_TABLE}
+LINEAGE_TABLES = {"run", "shot", "stage_run", "artifact", "artifact_file", VERSION_TABLE}
 # What a wheel is built from; anything else in the checkout stays out of the build.
 WHEEL_SOURCES = ("pyproject.toml", "setup.py", "README.md", "void_core", "tasks", "flows",
                  "migrations")

@@ -90,3 +90,26 @@ class AnalysisError(VoidFarmError):
         self.retryable = retryable
         tail = f" ({hint})" if hint else ""
         super().__init__(f"{engine} analysis: {problem}{tail}")
+
+
+class OutputError(InputError):
+    """An output place that cannot take our files: not a folder, read-only, full.
+
+    `from_os_error` turns the operating system's error into the one line a user acts on.
+    """
+
+    @classmethod
+    def from_os_error(cls, path: str | Path, err: OSError) -> OutputError:
+        import errno
+
+        where = Path(err.filename) if getattr(err, "filename", None) else Path(path)
+        code = err.errno
+        if code == errno.ENOSPC or code == errno.EDQUOT:
+            return cls(where, "no space left on the device", "free space, or give another --out")
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return cls(where, "is not writable (read-only or no permission)",
+                       "check the folder's permissions and mount, or give another --out")
+        if code in (errno.EEXIST, errno.ENOTDIR):
+            return cls(where, "a file is in the way of a folder void-farm needs",
+                       "move the file, or give another --out")
+        return cls(where, f"cannot write: {err.strerror or err}", "check the storage")

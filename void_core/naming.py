@@ -2,11 +2,12 @@
 
     OUT/<shot>/<shot>.<frame>.exr          the clean plates (`exr_pattern`, `exr_frame`)
     OUT/qc/<shot>_preview.mp4, _contact.png  QC (`qc_preview`, `qc_contact_sheet`)
-    OUT/.void-work/<shot>/                 a shot's work folder: prompt.json, points.json,
+    OUT/.void-work/<shot>/                 a shot's work folder: owner.lock, prompt.json, points.json,
                                            black_mask.mp4, vlm_analysis.json, quadmask_0.mp4,
                                            affected_objects/, source/ (a staged clip)
     OUT/void-farm-lineage.db               the run's lineage database (SQLite default)
-    OUT/<cutlist>.summary.json, .conformed.otio
+    OUT/<cutlist>.summary.json, .conformed.otio   named after the cut-list file, never after
+                                           the timeline name inside it (`cutlist_stem`)
 
 Names that come from outside (clip names, timeline names, shot folders) pass through
 `safe_component` before they become part of a path.
@@ -35,6 +36,7 @@ BLACK_MASK = "black_mask.mp4"
 ANALYSIS_JSON = "vlm_analysis.json"
 AFFECTED_MASKS = "affected_objects"  # the affected objects' masks, when the masker segments them
 STAGED_CLIP = "source"
+OWNER_LOCK = "owner.lock"  # which run holds the shot (void_core.ownership)
 
 # Outputs.
 QC_FOLDER = "qc"
@@ -43,6 +45,8 @@ SUMMARY_SUFFIX = ".summary.json"
 CONFORMED_SUFFIX = ".conformed.otio"
 
 MAX_COMPONENT = 64
+# Frame numbers become file names (`sh010.1001.exr`) and lineage integers: 0 ... 8 digits.
+LAST_FRAME_NUMBER = 99_999_999
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _SHOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -66,8 +70,25 @@ def is_shot_name(name: str) -> bool:
     return bool(_SHOT_NAME.match(name)) and len(name) <= 255
 
 
+def frame_range_problem(first: int, count: int) -> str | None:
+    """Why frames `first` .. `first + count - 1` cannot be written, or None when they can."""
+    last = first + count - 1
+    if count < 1:
+        return f"{count} frame(s): a shot needs at least one"
+    if first < 0:
+        return f"first frame {first} is negative"
+    if last > LAST_FRAME_NUMBER:
+        return f"frames {first}-{last} go past {LAST_FRAME_NUMBER}, the largest frame number"
+    return None
+
+
 def work_dir(out_root: Path, shot: str) -> Path:
     return Path(out_root) / WORK_FOLDER / shot
+
+
+def shot_lock(out_root: Path, shot: str) -> Path:
+    """`OUT/.void-work/<shot>/owner.lock`: the run that owns the shot now."""
+    return work_dir(out_root, shot) / OWNER_LOCK
 
 
 def exr_dir(out_root: Path, shot: str) -> Path:
@@ -109,12 +130,21 @@ def default_lineage_url(out_root: Path) -> str:
     return f"sqlite:///{lineage_db(out_root).resolve()}"
 
 
-def summary_file(out_root: Path, cutlist_name: str) -> Path:
-    return Path(out_root) / f"{safe_component(cutlist_name, 'cutlist')}{SUMMARY_SUFFIX}"
+def cutlist_stem(cutlist: str | Path) -> str:
+    """The name a cut list's outputs carry: its file's stem, sanitised (`reel1.edl` -> `reel1`).
+    Never the timeline name inside the file: two cut lists with one title must not collide,
+    and a title like "../../x" must not become a path."""
+    return safe_component(Path(cutlist).stem, "cutlist")
 
 
-def conformed_file(out_root: Path, cutlist_name: str) -> Path:
-    return Path(out_root) / f"{safe_component(cutlist_name, 'cutlist')}{CONFORMED_SUFFIX}"
+def summary_file(out_root: Path, cutlist: str | Path) -> Path:
+    """`OUT/<cutlist stem>.summary.json` for the cut-list file `cutlist`."""
+    return Path(out_root) / f"{cutlist_stem(cutlist)}{SUMMARY_SUFFIX}"
+
+
+def conformed_file(out_root: Path, cutlist: str | Path) -> Path:
+    """`OUT/<cutlist stem>.conformed.otio` for the cut-list file `cutlist`."""
+    return Path(out_root) / f"{cutlist_stem(cutlist)}{CONFORMED_SUFFIX}"
 
 
 def lineage_db_beside(path: Path) -> Path | None:

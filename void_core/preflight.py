@@ -135,6 +135,33 @@ def check_ray_address(address: str | None) -> str | None:
     return address
 
 
+def check_frame_ranges(cut) -> None:
+    """Every shot's frame numbers fit a file name and a lineage row, checked before anything
+    is written (a frame number past 8 digits, or negative, fails here, not mid-run)."""
+    from void_core.errors import CutListError
+
+    for shot in cut.shots:
+        problem = naming.frame_range_problem(shot.source_start_frame, shot.frame_count)
+        if problem is not None:
+            raise CutListError(cut.path, f"{shot.label}: {problem}",
+                               "fix the clip's source range in the cut list")
+
+
+def prepare_output_folder(out: Path) -> None:
+    """Create OUT and prove it takes files, or say in one line what is wrong with it."""
+    from void_core.errors import OutputError
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "is a file, not a folder", "give --out a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".void-farm-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OutputError.from_os_error(out, err) from None
+
+
 def lineage_url(out: Path, db: str | None) -> str:
     """--db, else $VOID_FARM_DB, else the run's own OUT/void-farm-lineage.db."""
     from void_core.lineage import ENV_VAR
@@ -157,15 +184,17 @@ def preflight(cutlist: str | Path, out: str | Path, choice: EngineChoice, *,
     from void_core.lineage import open_store
 
     cut = read_cutlist(cutlist, media_root=media_root, rate=rate)
+    check_frame_ranges(cut)
     check_engines(choice)
     check_clip_colour(cut, choice.colour or {})
     check_ray_address(ray_address or os.environ.get("RAY_ADDRESS"))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_folder(out)
     url = lineage_url(out, db)
     open_store(url).close()  # a wrong URL fails here, before any work
     return Checked(cut, url)
 
 
 __all__ = ["Checked", "EngineChoice", "RayAddressError", "check_clip_colour", "check_colour",
-           "check_engines", "check_ray_address", "choose_engines", "lineage_url", "preflight"]
+           "check_engines", "check_frame_ranges", "check_ray_address", "choose_engines",
+           "lineage_url", "preflight", "prepare_output_folder"]

@@ -46,6 +46,7 @@ class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    ABANDONED = "abandoned"  # its process went away without closing it (SIGKILL, power loss)
 
 
 class StageStatus(StrEnum):
@@ -57,7 +58,8 @@ class StageStatus(StrEnum):
     SKIPPED = "skipped"  # an identical result was already on disk
     PROVIDED = "provided"  # the shot brought this stage's output (a quadmask beside the plate)
     NOT_RUN = "not run"  # an earlier stage failed
+    ABANDONED = "abandoned"  # its run's process went away mid-stage
 
 
 LINEAGE_STAGE_STATUSES = (StageStatus.RUNNING, StageStatus.SUCCEEDED, StageStatus.FAILED,
-                          StageStatus.SKIPPED)
+                          StageStatus.SKIPPED, StageStatus.ABANDONED)

@@ -9,7 +9,7 @@ No Prefect or Ray imports: tasks and flows call `open_store` and the `LineageSto
 
 from void_core.lineage.db import (
     DEFAULT_URL, ENV_VAR, LineageError, current_revision, downgrade, head_revision, mask_url,
-    resolve_url, upgrade,
+    parameter_url, resolve_parameter_url, resolve_url, upgrade,
 )
 from void_core.lineage.models import ARTIFACT_KINDS, RUN_KINDS, STAGE_STATUSES, STAGES
 from void_core.lineage.records import (
@@ -22,5 +22,6 @@ __all__ = [
     "ARTIFACT_KINDS", "DEFAULT_URL", "ENV_VAR", "RUN_KINDS", "STAGES", "STAGE_STATUSES",
     "ArtifactRecord", "LineageError", "LineageStore", "RunRecord", "ShotRecord", "StageRecord",
     "TraceRecord", "as_json", "current_revision", "downgrade", "head_revision", "mask_url",
-    "open_store", "resolve_url", "scrub_settings", "upgrade",
+    "open_store", "parameter_url", "resolve_parameter_url", "resolve_url", "scrub_settings",
+    "upgrade",
 ]

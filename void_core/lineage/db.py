@@ -76,6 +76,45 @@ def mask_url(url: str | URL) -> str:
         return re.sub(r"(://[^/\s:@]*):[^/\s@]*@", r"\1:***@", str(url))
 
 
+PASSWORD_ENV_VAR = "VOID_FARM_DB_PASSWORD"
+MASK = "***"
+
+
+def parameter_url(url: str) -> str:
+    """`url` as it may travel as a flow parameter: Prefect keeps parameters in clear text in its
+    database and shows them in the UI, so the password is masked there. The full URL stays in
+    this process's `$VOID_FARM_DB`, which the flow (and flow runs or Ray workers started from
+    here) read back through `resolve_parameter_url`."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if not parsed.password or parsed.password == MASK:
+        return url
+    os.environ[ENV_VAR] = url
+    return mask_url(url)
+
+
+def resolve_parameter_url(url: str | None) -> str | None:
+    """A flow parameter's URL ready to connect: a masked password (`***`) comes from
+    `$VOID_FARM_DB` when that is the same URL, else from `$VOID_FARM_DB_PASSWORD`; with neither
+    the URL connects without one (libpq then reads `~/.pgpass` or `$PGPASSFILE`)."""
+    if not url:
+        return url
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.password != MASK:
+        return url
+    kept = os.environ.get(ENV_VAR)
+    if kept and mask_url(kept) == mask_url(url):
+        return kept
+    password = os.environ.get(PASSWORD_ENV_VAR)
+    ready = parsed.set(password=password) if password else parsed._replace(password=None)
+    return ready.render_as_string(hide_password=False)
+
+
 def connection_error(url: str, reason: str) -> LineageError:
     """The one-line error for a database that cannot be used."""
     return LineageError(
@@ -91,8 +130,9 @@ def short_reason(err: BaseException) -> str:
     return text[:1].lower() + text[1:]
 
 
-def create_lineage_engine(url: str) -> Engine:
-    """An engine for `url` with the SQLite settings above; does not connect yet.
+def create_lineage_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for `url` with the SQLite settings above; does not connect yet. `read_only`
+    opens a SQLite file for reading only (a read-only mount or file works too).
 
     Raises:
         LineageError: the URL does not parse or names a database driver that is not installed.
@@ -104,7 +144,7 @@ def create_lineage_engine(url: str) -> Engine:
                                     "postgresql+psycopg://USER@HOST/DB)") from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(parsed)
+            return _sqlite_reader(parsed) if read_only else _sqlite_engine(parsed)
         if parsed.get_backend_name() == "postgresql":
             return _postgres_engine(parsed)
         return create_engine(parsed)
@@ -118,6 +158,24 @@ def _sqlite_engine(url: URL) -> Engine:
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_immediate)
     return engine
+
+
+def _sqlite_reader(url: URL) -> Engine:
+    """A SQLite engine that never writes: `mode=ro`, or `immutable=1` when the folder is not
+    writable either (WAL readers need a -shm file beside the database; no writer can exist
+    on a read-only mount)."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return _sqlite_engine(url)
+    path = Path(database).resolve()
+    mode = "mode=ro" if os.access(path.parent, os.W_OK) else "immutable=1"
+    engine = create_engine(f"sqlite:///file:{path}?{mode}&uri=true")
+    event.listen(engine, "connect", _configure_sqlite_reader)
+    return engine
+
+
+def _configure_sqlite_reader(dbapi_connection, _record) -> None:
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _configure_sqlite_connection(dbapi_connection, _record) -> None:

@@ -113,6 +113,10 @@ class Run(Base):
     software_version: Mapped[str | None]
     prefect_flow_run_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+    # The process that runs it, and when it last said it was alive: a running run whose
+    # process is gone is "abandoned" (see `LineageStore.mark_abandoned`).
+    pid: Mapped[int | None]
+    heartbeat: Mapped[datetime | None]
 
     shots: Mapped[list[Shot]] = relationship(back_populates="run")
 
@@ -187,3 +191,22 @@ class Artifact(Base):
     bytes: Mapped[int | None] = mapped_column(BigInteger)
 
     stage_run: Mapped[StageRun] = relationship(back_populates="artifacts")
+    files: Mapped[list[ArtifactFile]] = relationship(back_populates="artifact",
+                                                     order_by="ArtifactFile.frame")
+
+
+class ArtifactFile(Base):
+    """One file of an artifact as written: size, modification time and digest, so a rerun and
+    `void-farm lineage` can tell a file that changed since (truncated, copied over)."""
+
+    __tablename__ = "artifact_file"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    artifact_id: Mapped[str] = mapped_column(ForeignKey("artifact.id"), index=True)
+    frame: Mapped[int | None]
+    path: Mapped[str] = mapped_column(String)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(128))
+
+    artifact: Mapped[Artifact] = relationship(back_populates="files")

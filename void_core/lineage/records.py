@@ -24,6 +24,8 @@ class RunRecord:
     software_version: str | None
     prefect_flow_run_id: str | None
     error: str | None
+    pid: int | None = None
+    heartbeat: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,7 +91,9 @@ class TraceRecord:
     """The answer to "what produced this?" for one shot of one run.
 
     `stages` is the shot's whole chain in start order. For a file query, `matched` is the
-    artifact the file belongs to and `frame` its frame number (None for a single file).
+    artifact the file belongs to and `frame` its frame number (None for a single file);
+    `changed` says how the file on disk differs from what the run wrote (None: it does not, or
+    nothing was recorded to compare with).
     """
 
     run: RunRecord
@@ -97,6 +101,7 @@ class TraceRecord:
     stages: tuple[StageRecord, ...]
     matched: ArtifactRecord | None = None
     frame: int | None = None
+    changed: str | None = None
 
 
 def as_json(value: Any) -> Any:

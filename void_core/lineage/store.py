@@ -33,10 +33,11 @@ import os
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import fields
+from dataclasses import replace as dataclass_replace
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, make_url, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -45,8 +46,9 @@ from void_core.lineage.db import (
     LineageError, check_connection, create_lineage_engine, ensure_schema, mask_url,
     require_sqlite_file, resolve_url, short_reason,
 )
+from void_core.lineage.files import FileStamp
 from void_core.lineage.models import (
-    ARTIFACT_KINDS, RUN_KINDS, RUN_STATUSES, STAGES, Artifact, Run, Shot,
+    ARTIFACT_KINDS, RUN_KINDS, RUN_STATUSES, STAGES, Artifact, ArtifactFile, Run, Shot,
     StageRun, utc_now,
 )
 from void_core.lineage.patterns import (
@@ -63,44 +65,50 @@ STAGE_END_STATUSES = (StageStatus.SUCCEEDED, StageStatus.FAILED)
 MAX_ERROR_CHARS = 20_000
 # How many earlier successes of one identity find_completed_stage checks on disk before giving up.
 MAX_REUSE_CANDIDATES = 20
+# A running run whose heartbeat is older than this is abandoned (its process beats every 5 s).
+ABANDON_AFTER_SECONDS = 120.0
 
 
-def open_store(url: str | None = None, *, create: bool = True) -> LineageStore:
+def open_store(url: str | None = None, *, create: bool = True,
+               read_only: bool = False) -> LineageStore:
     """Connect to the lineage database and check its schema.
 
     Args:
         url: SQLAlchemy URL (default: `$VOID_FARM_DB`, else `sqlite:///./void-farm-lineage.db`).
         create: create the SQLite file and the schema when the database is empty. With False a
             missing file or schema is an error (for read-only commands).
+        read_only: open a SQLite file for reading only (implies create=False).
 
     Raises:
         LineageError: unreachable database or bad URL (one line, password masked), or a schema
             at a revision other than this void-farm's head.
     """
     url = resolve_url(url)
-    engine = create_lineage_engine(url)
+    engine = create_lineage_engine(url, read_only=read_only)
+    create = create and not read_only
     try:
         if not create:
-            require_sqlite_file(engine.url)
+            require_sqlite_file(make_url(url))
         check_connection(engine)
         ensure_schema(engine, create=create)
     except BaseException:
         engine.dispose()
         raise
-    return LineageStore(engine)
+    return LineageStore(engine, url)
 
 
 class LineageStore:
     """Writes and reads lineage records; one short transaction per call. Use `open_store`."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, url: str | None = None):
         self.engine = engine
+        self._url = url or engine.url  # as given (a read-only SQLite engine's URL differs)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @property
     def url(self) -> str:
         """The database URL with any password masked."""
-        return mask_url(self.engine.url)
+        return mask_url(self._url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -122,11 +130,57 @@ class LineageStore:
                   prefect_flow_run_id: str | None = None) -> str:
         """Record a run as started; return its id. `settings` is the resolved run config."""
         _check_choice("run kind", kind, RUN_KINDS)
-        row = Run(name=name, kind=kind, status=RunStatus.RUNNING, started=utc_now(),
+        now = utc_now()
+        row = Run(name=name, kind=kind, status=RunStatus.RUNNING, started=now,
                   settings=scrub_settings(settings), host=host or socket.gethostname(),
                   software_version=software_version or void_core.__version__,
-                  prefect_flow_run_id=_optional_str(prefect_flow_run_id))
+                  prefect_flow_run_id=_optional_str(prefect_flow_run_id), pid=os.getpid(),
+                  heartbeat=now)
         return self._insert(row)
+
+    def beat(self, run_id: str) -> None:
+        """The run's process is alive (called every few seconds while it runs)."""
+        with self._transaction() as session:
+            session.execute(update(Run).where(Run.id == run_id, Run.status == RunStatus.RUNNING)
+                            .values(heartbeat=utc_now()))
+
+    def mark_abandoned(self, stale_after: float = ABANDON_AFTER_SECONDS) -> list[str]:
+        """Close the rows of runs whose process is gone as "abandoned": a running run of this
+        host whose PID is dead, or any running run without a heartbeat for `stale_after`
+        seconds; its running shots and stages with it. Returns the runs' ids."""
+        from void_core.ownership import process_alive
+
+        now, host = utc_now(), socket.gethostname()
+        with self._transaction() as session:
+            running = session.scalars(select(Run).where(Run.status == RunStatus.RUNNING)).all()
+            gone = [run for run in running if not _run_alive(run, now, host, stale_after,
+                                                             process_alive)]
+            for run in gone:
+                reason = _abandon_reason(run, now)
+                run.status, run.finished, run.error = RunStatus.ABANDONED, now, reason
+                for shot in session.scalars(select(Shot).where(
+                        Shot.run_id == run.id, Shot.status == RunStatus.RUNNING)):
+                    shot.status, shot.finished, shot.error = RunStatus.ABANDONED, now, reason
+                    for stage in session.scalars(select(StageRun).where(
+                            StageRun.shot_id == shot.id,
+                            StageRun.status == StageStatus.RUNNING)):
+                        stage.status, stage.finished, stage.error = \
+                            StageStatus.ABANDONED, now, reason
+                        stage.seconds = (now - stage.started).total_seconds()
+            _close_orphans(session, now)
+            return [run.id for run in gone]
+
+    def close_open_stages(self, run_id: str, reason: str) -> int:
+        """Fail the run's stage attempts still marked running (the run is stopping and their
+        workers go with it); returns how many."""
+        now = utc_now()
+        with self._transaction() as session:
+            rows = session.scalars(select(StageRun).join(Shot).where(
+                Shot.run_id == run_id, StageRun.status == StageStatus.RUNNING)).all()
+            for row in rows:
+                row.status, row.finished, row.error = StageStatus.FAILED, now, _clean_error(reason)
+                row.seconds = (now - row.started).total_seconds()
+            return len(rows)
 
     def finish_run(self, run_id: str, status: str = RunStatus.SUCCEEDED, *,
                    error: str | None = None) -> None:
@@ -194,11 +248,15 @@ class LineageStore:
 
     def record_artifact(self, stage_run_id: str, kind: str, path_pattern: str | os.PathLike, *,
                         frame_first: int | None = None, frame_last: int | None = None,
-                        digest: str | None = None, bytes: int | None = None) -> str:
-        """Record a file (or `####` frame sequence) a stage run wrote; return its id."""
+                        digest: str | None = None, bytes: int | None = None,
+                        files: list[FileStamp] = ()) -> str:
+        """Record a file (or `####` frame sequence) a stage run wrote; return its id. `files`:
+        each file as written (size, mtime, digest), checked before the output is reused."""
         _check_choice("artifact kind", kind, ARTIFACT_KINDS)
         row = Artifact(stage_run_id=stage_run_id, kind=kind, path_pattern=os.fspath(path_pattern),
                        frame_first=frame_first, frame_last=frame_last, digest=digest, bytes=bytes)
+        row.files = [ArtifactFile(frame=f.frame, path=f.path, bytes=f.bytes, mtime_ns=f.mtime_ns,
+                                  digest=f.digest) for f in files]
         return self._insert(row)
 
     def record_skip(self, shot_id: str, reused: StageRecord, *, worker: str | None = None,
@@ -232,12 +290,22 @@ class LineageStore:
                  .options(selectinload(StageRun.artifacts)))
         with self._transaction() as session:
             candidates = [_stage_record(row, row.artifacts) for row in session.scalars(query)]
+            stamps = _file_stamps(session, [a.id for c in candidates for a in c.artifacts])
         # Files are checked after the transaction: no lock is held while storage is stat'ed.
         for candidate in candidates:
             if all(sequence_exists(a.path_pattern, a.frame_first, a.frame_last)
-                   for a in candidate.artifacts):
+                   for a in candidate.artifacts) and not any(
+                    stamp.change() for a in candidate.artifacts for stamp in stamps.get(a.id, ())):
                 return candidate
         return None
+
+    def changed_files(self, artifact_id: str, frame: int | None = None) -> list[tuple[str, str]]:
+        """(path, how it differs) for each recorded file of the artifact (only `frame`'s when
+        given) that is not on disk as it was written."""
+        with self._transaction() as session:
+            stamps = _file_stamps(session, [artifact_id]).get(artifact_id, [])
+        return [(stamp.path, change) for stamp in stamps
+                if (frame is None or stamp.frame == frame) and (change := stamp.change())]
 
     def trace(self, shot_name_or_path: str | os.PathLike) -> list[TraceRecord]:
         """What produced this? Newest first.
@@ -248,7 +316,15 @@ class LineageStore:
         """
         query = os.fspath(shot_name_or_path)
         with self._transaction() as session:
-            return _trace_file(session, query) or _trace_shot(session, query)
+            traces = _trace_file(session, query) or _trace_shot(session, query)
+        return [self._with_change(trace) for trace in traces]
+
+    def _with_change(self, trace: TraceRecord) -> TraceRecord:
+        """The trace, saying how its matched file differs from what the run wrote, if it does."""
+        if trace.matched is None:
+            return trace
+        changes = self.changed_files(trace.matched.id, trace.frame)
+        return dataclass_replace(trace, changed=changes[0][1]) if changes else trace
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -285,6 +361,35 @@ class LineageStore:
                     row.finished - row.started).total_seconds()
 
 
+def _run_alive(run: Run, now, host: str, stale_after: float, process_alive) -> bool:
+    """A run of this host lives while its process does; any run while it beats."""
+    if run.host == host and run.pid is not None:
+        return process_alive(run.pid)
+    last = run.heartbeat or run.started
+    return (now - last).total_seconds() < stale_after
+
+
+def _close_orphans(session: Session, now) -> None:
+    """Shots and stages still "running" under a run that has ended (their worker went away
+    before it could say): abandoned."""
+    reason = "abandoned: its run ended while this was still marked running"
+    shots = session.scalars(select(Shot).join(Run).where(
+        Shot.status == RunStatus.RUNNING, Run.status != RunStatus.RUNNING)).all()
+    stages = session.scalars(select(StageRun).join(Shot).join(Run).where(
+        StageRun.status == StageStatus.RUNNING, Run.status != RunStatus.RUNNING)).all()
+    for row in (*shots, *stages):
+        row.status, row.finished, row.error = RunStatus.ABANDONED, now, reason
+        if isinstance(row, StageRun):
+            row.seconds = (now - row.started).total_seconds()
+
+
+def _abandon_reason(run: Run, now) -> str:
+    last = run.heartbeat or run.started
+    where = f"{run.host} pid {run.pid}" if run.pid is not None else str(run.host)
+    return (f"abandoned: its process ({where}) went away without finishing the run "
+            f"(last heartbeat {(now - last).total_seconds():.0f} s before this check)")
+
+
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise LineageError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}")
@@ -298,6 +403,17 @@ def _optional_str(value: Any) -> str | None:
 
 def _clean_error(error: str | None) -> str | None:
     return None if error is None else mask_secrets_in_text(str(error))[:MAX_ERROR_CHARS]
+
+
+def _file_stamps(session: Session, artifact_ids: list[str]) -> dict[str, list[FileStamp]]:
+    found: dict[str, list[FileStamp]] = {}
+    if not artifact_ids:
+        return found
+    for row in session.scalars(select(ArtifactFile).where(
+            ArtifactFile.artifact_id.in_(artifact_ids))):
+        found.setdefault(row.artifact_id, []).append(
+            FileStamp(row.frame, row.path, row.bytes, row.mtime_ns, row.digest))
+    return found
 
 
 def _count_attempts(session: Session, shot_id: str, stage: str) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fractions
 import os
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import OpenEXR
 
-from void_core.errors import MediaError
+from void_core.errors import MediaError, OutputError
 from void_core.media.colour import REC709_CHROMATICITIES
+from void_core.ownership import temporary_tag, writer_gone
 
 COMPRESSIONS = {
     "none": OpenEXR.NO_COMPRESSION,
@@ -82,15 +84,30 @@ def write_exr_frame(
     channels = {"RGB": np.ascontiguousarray(rgb)}
     for name, mask in (masks or {}).items():
         channels[name] = np.ascontiguousarray(mask, dtype=np.float16)
-    temp = path.with_name(f".{path.name}{TEMP_MARKER}{uuid.uuid4().hex[:8]}")
+    temp = path.with_name(f".{path.name}{TEMP_MARKER}{uuid.uuid4().hex[:8]}-{temporary_tag()}")
     try:
         with OpenEXR.File(header, channels) as exr:
             exr.write(str(temp))
         os.replace(temp, path)
+    except OSError as err:
+        raise OutputError.from_os_error(path.parent, err) from None
+    except RuntimeError as err:  # the bindings report a failed write as RuntimeError
+        raise _write_error(path, err) from None
     finally:
         if temp.exists():
             temp.unlink()
     return path
+
+
+def _write_error(path: Path, err: RuntimeError) -> Exception:
+    """The OS error inside the bindings' message as one actionable line; else the bug as is."""
+    import errno
+
+    text = str(err)
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+        if os.strerror(code) in text:
+            return OutputError.from_os_error(path.parent, OSError(code, os.strerror(code)))
+    return err
 
 
 def read_exr_frame(path: str | Path) -> ExrFrame:
@@ -130,9 +147,17 @@ def _rgb_channel_names(channels: Mapping[str, np.ndarray]) -> tuple[str, str, st
 
 
 def remove_stale_temporaries(folder: Path) -> int:
-    """Delete temporary frames a crashed writer left behind; returns how many."""
+    """Delete temporary frames whose writer is gone (a crashed or killed process); returns how
+    many. A live writer's temporaries stay, whichever run it belongs to."""
     removed = 0
-    for stale in folder.glob(f".*{TEMP_MARKER}*"):
-        stale.unlink(missing_ok=True)
-        removed += 1
+    now = time.time()
+    for temporary in folder.glob(f".*{TEMP_MARKER}*"):
+        tag = temporary.name.split(TEMP_MARKER, 1)[1][9:]  # after "<uuid8>-"
+        try:
+            age = now - temporary.stat().st_mtime
+        except FileNotFoundError:
+            continue  # its writer renamed it into place meanwhile
+        if writer_gone(tag, age):
+            temporary.unlink(missing_ok=True)
+            removed += 1
     return removed

@@ -61,6 +61,10 @@ def folder_plan(inputs: ShotInputs, name: str, *, clicks: list[ClickPrompt] | No
                         "--box X0,Y0,X1,Y1[@FRAME]")
     info = open_plate(inputs.plate, transfer=transfer, rate=rate).info
     first = first_output_frame(start_frame, info.first_frame)
+    problem = naming.frame_range_problem(first, info.frame_count)
+    if problem is not None:
+        raise InputError(inputs.plate, f"shot {name}: {problem}", "give --start-frame a frame "
+                         "number that leaves room for the plate's frames")
     bg = str(inputs.prompt.get("bg", "") or "")
     return ShotPlan(
         name=name, event=1, media=inputs.plate, media_problem=None, first_frame=first,

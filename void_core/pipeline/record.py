@@ -8,6 +8,7 @@ unless the run is forced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -16,11 +17,14 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from void_core import naming
 from void_core.digests import digest_of, file_digest
 from void_core.engines import describe, model_checksums
 from void_core.errors import VoidFarmError
-from void_core.lineage import LineageStore, open_store
+from void_core.lineage import LineageError, LineageStore, open_store
+from void_core.lineage.files import stamp_artifact
 from void_core.media.plate import Plate
+from void_core.ownership import Claims, Owner
 from void_core.pipeline.state import (
     ORCHESTRATOR_TASK_ID, RunSettings, ShotPlan, ShotRequest, ShotState, StageReport,
 )
@@ -75,7 +79,8 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
     try:
         notes = run()
     except BaseException as err:
-        with open_store(settings.lineage_url) as store:
+        with open_store(settings.lineage_url) as store, \
+                contextlib.suppress(LineageError):  # the stopping run closed it already
             store.finish_stage(stage_id, StageStatus.FAILED, error=reason(err),
                                seconds=time.perf_counter() - started)
         raise
@@ -83,29 +88,40 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
     with open_store(settings.lineage_url) as store:
         for kind, path, *frames in artifacts:
             first, last = (frames + [None, None])[:2]
-            store.record_artifact(stage_id, kind, Path(path).resolve(), frame_first=first,
-                                  frame_last=last, bytes=_size(path))
+            resolved = Path(path).resolve()
+            store.record_artifact(stage_id, kind, resolved, frame_first=first,
+                                  frame_last=last, bytes=_size(path),
+                                  files=stamp_artifact(resolved, first, last))
         store.finish_stage(stage_id, StageStatus.SUCCEEDED, seconds=seconds)
     return StageReport(stage, StageStatus.SUCCEEDED, seconds, name, tuple(notes))
 
 
 @contextmanager
-def one_shot_run(settings: RunSettings,
-                 plan: ShotPlan) -> Iterator[tuple[RunSettings, ShotPlan]]:
+def one_shot_run(settings: RunSettings, plan: ShotPlan, *,
+                 on_wait: Callable[[Owner], None] | None = None,
+                 ) -> Iterator[tuple[RunSettings, ShotPlan]]:
     """A lineage run of its own around one shot (`void-farm shot`): yields the settings with
-    the run's id and the plan with its shot row; the shot and run end succeeded, failed, or
+    the run's id and the plan with its shot row once the run holds the shot (waiting while
+    another live run does; `on_wait` is told); the shot and run end succeeded, failed, or
     cancelled (Ctrl-C) with the error."""
     with open_store(settings.lineage_url) as store:
+        store.mark_abandoned()
         run_id = store.start_run(plan.name, kind=settings.kind, settings=run_record(settings))
         shot_id = store.start_shot(run_id, plan.name, source_path=plan.media,
                                    frame_first=plan.first_frame, frame_last=plan.last_frame,
                                    rate=str(plan.rate))
+    beats = open_store(settings.lineage_url)
+    claims = Claims(run_id, on_beat=lambda: beats.beat(run_id))
     try:
+        claims.claim(naming.shot_lock(settings.out_root, plan.name), on_wait=on_wait)
         yield replace(settings, run_id=run_id), replace(plan, shot_id=shot_id)
     except BaseException as err:
         status = RunStatus.CANCELLED if isinstance(err, KeyboardInterrupt) else RunStatus.FAILED
         _finish(settings, run_id, shot_id, status, reason(err))
         raise
+    finally:
+        claims.close()
+        beats.close()
     _finish(settings, run_id, shot_id, RunStatus.SUCCEEDED, None)
 
 

@@ -165,8 +165,10 @@ def first_output_frame(start_frame: int | None, plate_first: int | None) -> int:
     """The first EXR's frame number: `start_frame` if given, else an image sequence's own first
     frame, else 1001."""
     if start_frame is not None:
-        if start_frame < 0:
-            raise InputError(None, f"start frame {start_frame} is negative")
+        if not 0 <= start_frame <= naming.LAST_FRAME_NUMBER:
+            raise InputError(None, f"start frame {start_frame} is outside 0-"
+                             f"{naming.LAST_FRAME_NUMBER}", "give --start-frame a frame number "
+                             "like 1001")
         return start_frame
     return plate_first if plate_first is not None else DEFAULT_START_FRAME
 
