@@ -450,3 +450,50 @@ def test_a_clip_cut_from_longer_media_runs_and_conforms_to_its_source_range(ray_
     clean = next(iter(conformed.find_clips())).media_references()["void_clean"]
     assert clean.available_range.start_time.value == start
     assert clean.available_range.duration.value == count
+
+
+def latest_artifact(key: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC, limit=1)
+    return artifact
+
+
+@pytest.mark.slow
+def test_one_shot_in_flight_with_qc_inline_and_placement_in_lineage(ray_local, scenes, tmp_path):
+    import socket
+
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel-qc.otio")
+    out = tmp_path / "out"
+    summary = run(cutlist, out, max_shots_in_flight=1, qc_url="https://farm-web/cleanup",
+                  ray_resources={"qc": {"num_cpus": 0.5}})
+    assert (summary["succeeded"], summary["failed"]) == (3, 0), summary
+
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT shot.name, stage_run.started, stage_run.finished, stage_run.node_id, "
+            "stage_run.hostname FROM stage_run JOIN shot ON shot.id = stage_run.shot_id")).all()
+    engine.dispose()
+    spans = {}
+    for name, started, finished, node_id, hostname in rows:
+        assert hostname == socket.gethostname() and len(node_id or "") > 16
+        first, last = spans.get(name, (started, finished))
+        spans[name] = (min(first, started), max(last, finished))
+    ordered = sorted(spans.values())
+    assert all(earlier[1] <= later[0] for earlier, later in zip(ordered, ordered[1:])), \
+        "with one shot in flight, a shot's stages start after the previous shot finished"
+
+    for shot in summary["shots"]:
+        assert shot["stage_where"]["inpaint"].startswith(socket.gethostname() + " (node ")
+        assert Path(shot["strip"]).stat().st_size <= 150_000
+    qc = latest_artifact("reel-qc-qc").data
+    assert qc.count("](data:image/jpeg;base64,") == 3
+    assert "(https://farm-web/cleanup/qc/sh010_preview.mp4)" in qc
+    table = latest_artifact("reel-qc-shots").data
+    assert "inpaint" in table and socket.gethostname() in table
