@@ -232,10 +232,10 @@ def test_the_qc_strip_is_a_jpeg_of_sampled_rows_within_its_byte_budget(shot, tmp
 
 def test_a_qc_strip_over_budget_loses_quality_then_size(shot, tmp_path):
     plate, quad, exr_dir = shot
-    roomy = write_qc_strip(plate, quad, exr_dir, tmp_path / "roomy.jpg", panel_width=192)
+    roomy = write_qc_strip(plate, quad, exr_dir, tmp_path / "roomy.jpg", panel_width=500)
+    assert cv2.imread(str(roomy)).shape[1] == 3 * WIDTH  # never wider than the plate
     budget = roomy.stat().st_size // 3
-    tight = write_qc_strip(plate, quad, exr_dir, tmp_path / "tight.jpg", panel_width=192,
-                           max_bytes=budget)
+    tight = write_qc_strip(plate, quad, exr_dir, tmp_path / "tight.jpg", max_bytes=budget)
     assert tight.stat().st_size <= budget
     with pytest.raises(ValueError, match="cannot fit 50 bytes"):
         write_qc_strip(plate, quad, exr_dir, tmp_path / "never.jpg", max_bytes=50)

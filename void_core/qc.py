@@ -38,9 +38,9 @@ from void_core.media.sequence import ImageSequence, find_sequence
 PANEL_LABELS = ("before", "mask", "after")
 SHEET_LABEL_HEIGHT = 20  # the bar above each contact-sheet row that names its frame
 PREVIEW_CRF = 18  # visually clean at a third of the size of the library's default
-DEFAULT_RATE = Fraction(24)
-STRIP_MAX_BYTES = 150_000  # what a QC artifact embeds per shot, base64 adds a third
-STRIP_QUALITIES = (85, 70, 55, 40)  # tried in turn, then the strip is halved in size  # only when neither the plate, the caller nor the EXRs give one
+DEFAULT_RATE = Fraction(24)  # only when neither the plate, the caller nor the EXRs give one
+STRIP_MAX_BYTES = 150_000  # what a QC artifact embeds per shot (base64 adds a third)
+STRIP_QUALITIES = (85, 70, 55, 40)  # tried in turn, then the strip is halved in size
 
 _RED, _YELLOW = (255, 32, 32), (255, 215, 0)
 # Primary (and primary over affected) red, affected yellow.
@@ -128,7 +128,8 @@ def write_qc_strip(plate_path: Path, quadmask_path: Path, exr_dir: Path, out_pat
                    count: int = 3, panel_width: int = 256, max_bytes: int = STRIP_MAX_BYTES,
                    transfer: Transfer | str | None = None) -> Path:
     """A JPEG of `count` evenly spaced frames, one before | overlay | after row each (as the
-    contact sheet), at most `max_bytes`: quality drops first, then the panels shrink.
+    contact sheet), panels `panel_width` wide (the plate's width if smaller), at most
+    `max_bytes`: quality drops first, then the panels shrink.
 
     Raises as `write_qc_preview`; ValueError when even 64-pixel panels do not fit `max_bytes`.
     """
@@ -136,7 +137,8 @@ def write_qc_strip(plate_path: Path, quadmask_path: Path, exr_dir: Path, out_pat
         raise ValueError(f"count, panel_width and max_bytes must be positive, got {count}, "
                          f"{panel_width}, {max_bytes}")
     sources = _open_sources(plate_path, quadmask_path, exr_dir, transfer, None)
-    size = (panel_width, max(1, round(sources.height * panel_width / sources.width)))
+    width = min(panel_width, sources.width)  # never larger than the plate
+    size = (width, max(1, round(sources.height * width / sources.width)))
     picks = sample_indices(sources.frame_count, count)
     rows = []
     for index, (number, raw, quad, exr_path) in enumerate(sources.frames()):

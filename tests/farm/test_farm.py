@@ -339,6 +339,7 @@ def _screenshots(farm: Farm, flow_run: dict, qc: dict) -> None:
             run_text = page.inner_text("body")
             page.screenshot(path=str(SCREENSHOTS / "farm-flow-run.png"), full_page=True)
 
+            page.set_viewport_size({"width": 1600, "height": 2200})  # every shot's strip
             page.goto(f"{ui}/artifacts/artifact/{qc['id']}", wait_until="networkidle",
                       timeout=120_000)
             page.locator("img[src^='data:image/jpeg']").first.wait_for(timeout=120_000)

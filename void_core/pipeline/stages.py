@@ -282,7 +282,8 @@ def qc(settings: RunSettings, state: ShotState) -> ShotState:
         return []
 
     report = recorded(settings, state, Stage.QC, identity, None, run,
-                      artifacts=[("preview", preview), ("contact_sheet", sheet), ("preview", strip)])
+                      artifacts=[("preview", preview), ("contact_sheet", sheet),
+                                 ("preview", strip)])
     return state.with_report(report, preview=preview, contact_sheet=sheet, qc_strip=strip)
 
 
