@@ -83,9 +83,9 @@ def run_command(
     """
     with handled_errors():
         choice = choose_engines(config, engine, masker, analyzer, model_dir, refiner)
+        farm = farm_parameters(config, qc_url=qc_url, max_shots_in_flight=max_shots_in_flight)
         checked = preflight(cutlist, out, choice, media_root=media_root, rate=rate, db=db,
                             ray_address=ray_address)
-        farm = farm_parameters(config, qc_url=qc_url, max_shots_in_flight=max_shots_in_flight)
         summary = execute(cutlist, out, media_root=media_root, db=checked.lineage_url,
                           force=force, rate=rate, resident=resident, ray_address=ray_address,
                           ray_cpus=ray_cpus, **choice.as_parameters(), **farm)

@@ -280,6 +280,25 @@ def test_a_wrong_database_url_fails_before_any_work(tmp_path, scenes):
     assert not list(out.glob("sh*"))
 
 
+def test_farm_options_are_checked_before_any_work(tmp_path, scenes):
+    from flows.cli import app
+
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel7.otio")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(out),
+                                      "--qc-url", "/mnt/web/cleanup"])
+    assert result.exit_code == 1 and "is not an http(s) URL" in result.output
+    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(out),
+                                      "--max-shots-in-flight", "0"])
+    assert result.exit_code == 2 and "max-shots-in-flight" in result.output
+    config = tmp_path / "farm.toml"
+    config.write_text("[ray.resources]\ninpaint = { void_gpu = -1 }\n")
+    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(out),
+                                      "--config", str(config)])
+    assert result.exit_code == 1 and "not a table of amounts" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_an_unreachable_ray_address_is_an_error_not_a_local_cluster(tmp_path, scenes):
     from flows.cli import app
 
