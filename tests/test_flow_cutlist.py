@@ -487,6 +487,8 @@ def latest_artifact(key: str):
 def test_one_shot_in_flight_with_qc_inline_and_placement_in_lineage(ray_local, scenes, tmp_path):
     import socket
 
+    from void_core.qc import STRIP_MAX_BYTES
+
     cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel-qc.otio")
     out = tmp_path / "out"
     summary = run(cutlist, out, max_shots_in_flight=1, qc_url="https://farm-web/cleanup",
@@ -510,7 +512,7 @@ def test_one_shot_in_flight_with_qc_inline_and_placement_in_lineage(ray_local, s
 
     for shot in summary["shots"]:
         assert shot["stage_where"]["inpaint"].startswith(socket.gethostname() + " (node ")
-        assert Path(shot["strip"]).stat().st_size <= 150_000
+        assert Path(shot["strip"]).stat().st_size <= STRIP_MAX_BYTES
     qc = latest_artifact("reel-qc-qc").data
     assert qc.count("](data:image/jpeg;base64,") == 3
     assert "(https://farm-web/cleanup/qc/sh010_preview.mp4)" in qc

@@ -39,7 +39,7 @@ PANEL_LABELS = ("before", "mask", "after")
 SHEET_LABEL_HEIGHT = 20  # the bar above each contact-sheet row that names its frame
 PREVIEW_CRF = 18  # visually clean at a third of the size of the library's default
 DEFAULT_RATE = Fraction(24)  # only when neither the plate, the caller nor the EXRs give one
-STRIP_MAX_BYTES = 150_000  # what a QC artifact embeds per shot (base64 adds a third)
+STRIP_MAX_BYTES = 112_000  # so its base64 in the QC artifact stays under 150 kB per shot
 STRIP_QUALITIES = (85, 70, 55, 40)  # tried in turn, then the strip is halved in size
 
 _RED, _YELLOW = (255, 32, 32), (255, 215, 0)

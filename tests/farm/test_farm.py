@@ -32,6 +32,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import skip_unless_required
+from void_core.qc import STRIP_MAX_BYTES
 from farm_services import (
     TAG_VARIABLE, Service, free_port, new_tag, start, sweep, tagged_processes, wait_until,
 )
@@ -257,7 +258,8 @@ def _assert_placed(farm: Farm, run_name: str, shots: int, engine: str) -> None:
 def _assert_outputs(out: Path, name: str, shots: int) -> None:
     assert len(list(out.glob("sh0[1-9]0/*.exr"))) == shots * FRAMES
     strips = sorted((out / "qc").glob("*_strip.jpg"))
-    assert len(strips) == shots and all(0 < s.stat().st_size <= 150_000 for s in strips)
+    assert len(strips) == shots
+    assert all(0 < strip.stat().st_size <= STRIP_MAX_BYTES for strip in strips)
     assert (out / f"{name}.conformed.otio").is_file()
 
 
