@@ -8,8 +8,8 @@
 
 At most `max_shots_in_flight` shots run at once (default: all); a remote analyzer's stage holds
 a slot of its Prefect global concurrency limit (flows/limits.py). A failing shot does not stop
-the others; the flow ends Failed when any shot failed, with the summary either way. Parameters are plain strings so a deployment (nightly schedule, event
-trigger) can fill them in.
+the others; the flow ends Failed when any shot failed, with the summary either way. Parameters
+are plain strings so a deployment (nightly schedule, event trigger) can fill them in.
 """
 
 from __future__ import annotations
