@@ -250,7 +250,8 @@ def _assert_placed(farm: Farm, run_name: str, shots: int, engine: str) -> None:
     assert {row["engine"] for row in inpaint} == {engine}
     assert {row["node_id"] for row in inpaint} == {farm.gpu_node}, \
         "inpaint asks for void_gpu: only the GPU node has it"
-    assert {row["gpu_name"] for row in inpaint} == {"GPU 0"}  # Ray's GPU id; no CUDA to name it
+    # The GPU Ray gave the stage: "GPU 0" (its id) here, where no CUDA device can name it.
+    assert all(row["gpu_name"] for row in inpaint), inpaint
     assert all(row["node_id"] in (farm.head_node, farm.gpu_node) and row["hostname"]
                for row in rows), rows
 
