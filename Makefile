@@ -7,7 +7,7 @@ STAMP := $(VENV)/.void-farm-installed
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-slow test-all bench clean
+.PHONY: install demo test test-slow test-farm test-all bench clean
 
 install: $(STAMP)
 
@@ -23,16 +23,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/void-farm demo --out demo_out
 
-# `make test` leaves out the tests marked slow (the flow end to end on a real Ray);
-# CI (.ci/run) runs `make test`, then `make test-slow`.
+# `make test` leaves out the tests marked slow (the flow end to end on a real Ray) and farm;
+# CI (.ci/run) runs `make test`, then `make test-slow`, then `make test-farm`.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# The farm tier starts real services (Prefect server, two Ray nodes, PostgreSQL lineage) and
+# headless Chromium (Debian's `chromium`); screenshots land in .ci/out/. CI runs it last.
+test-farm: $(STAMP)
+	$(BIN)/python -m pytest -q -m farm tests/farm
+
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m 'slow or not slow'
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m 'not farm'
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/shot_speed.py --frames 60

@@ -75,8 +75,8 @@ def lineage_command(
     db: DbOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the trace as JSON.")] = False,
 ) -> None:
-    """What produced this? Runs, shot, stages with engine@version, settings, model checksums,
-    timings and outputs, newest first.
+    """What produced this? Runs, shot, stages with engine@version, where each ran (host, Ray
+    node, GPU), settings, model checksums, timings and outputs, newest first.
 
     Examples:
 
@@ -165,10 +165,17 @@ def _stage_lines(stage) -> Group:
     head = Text.assemble((f"{stage.stage} #{stage.attempt}", "bold"), "  ",
                          (stage.engine_label, "magenta"), "  ", _status(stage.status, stage.error),
                          seconds, f"  on {stage.worker}" if stage.worker else "")
-    details = [("settings", _compact(stage.engine_settings)),
+    details = [("ran on", _placement(stage)), ("settings", _compact(stage.engine_settings)),
                ("models", _checksums(stage.model_checksums)), ("outputs", _outputs(stage))]
     return Group(head, *(Text.assemble((f"  {label}: ", "dim"), value)
                          for label, value in details if value))
+
+
+def _placement(stage) -> str:
+    """`host render02  node 3f2a9c1d5e7b  gpu NVIDIA A100-SXM4-80GB`: where the attempt ran."""
+    parts = [("host", stage.hostname), ("node", (stage.node_id or "")[:12] or None),
+             ("gpu", stage.gpu_name)]
+    return "  ".join(f"{label} {value}" for label, value in parts if value)
 
 
 def _outputs(stage) -> str:

@@ -74,6 +74,12 @@ def run_command(
              "GPU engines only). --no-resident loads per shot, sharing one GPU between stages.",
         show_default=False)] = None,
     force: Annotated[bool, typer.Option(help="Redo every stage even when lineage shows it done.")] = False,
+    max_shots_in_flight: Annotated[int | None, typer.Option(
+        min=1, help="Run at most N shots at once, so one reel cannot fill the farm "
+                    "(default: all).", show_default=False)] = None,
+    qc_url: Annotated[str | None, typer.Option(
+        help="Base URL where OUT is served over HTTP: QC links become BASE/qc/... (default: "
+             "the config's [qc] url, else file:// links).", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Clean every shot of a cut list: a Prefect flow whose shot stages run on Ray.
@@ -82,18 +88,35 @@ def run_command(
     """
     with handled_errors():
         choice = choose_engines(config, engine, masker, analyzer, model_dir, refiner, colorspace)
+        farm = farm_parameters(config, qc_url=qc_url, max_shots_in_flight=max_shots_in_flight)
         checked = preflight(cutlist, out, choice, media_root=media_root, rate=rate, db=db,
                             ray_address=ray_address)
         summary = execute(cutlist, out, media_root=media_root,
                           db=parameter_url(checked.lineage_url),
                           force=force, rate=rate, resident=resident, ray_address=ray_address,
-                          ray_cpus=ray_cpus, **choice.as_parameters())
+                          ray_cpus=ray_cpus, **choice.as_parameters(), **farm)
         if json_output:
             stdout.print_json(json.dumps(summary))
         else:
             print_summary(summary)
         if summary["failed"]:
             raise typer.Exit(1)
+
+
+def farm_parameters(config: Path | None, *, qc_url: str | None = None,
+                    max_shots_in_flight: int | None = None) -> dict:
+    """The flow's farm parameters: the config's [ray.resources], [limits] and [qc] url, the
+    command line winning."""
+    from void_core.config import load_engine_config
+
+    farm = load_engine_config(config).farm
+    if qc_url is not None and not qc_url.startswith(("http://", "https://")):
+        from void_core.errors import InputError
+
+        raise InputError(None, f"--qc-url {qc_url!r} is not an http(s) URL",
+                         "give the URL OUT is served at, e.g. https://farm-web/cleanup")
+    return {"ray_resources": farm.ray_resources, "api_limits": farm.api_limits,
+            "qc_url": qc_url or farm.qc_url, "max_shots_in_flight": max_shots_in_flight}
 
 
 def execute(cutlist: Path, out: Path, *, ray_address: str | None = None,

@@ -38,12 +38,20 @@ def serve_command(
                                                  show_default=False)] = None,
     poll_seconds: Annotated[float, typer.Option(help="How often the watcher looks (seconds).")] = 5.0,
     name: Annotated[str, typer.Option(help="Deployment name prefix.")] = "void-farm",
+    config: Annotated[Path | None, typer.Option(
+        help="Settings file, TOML: engine settings, [ray.resources], [limits], [qc] url "
+             "(default: $VOID_FARM_CONFIG).", show_default=False)] = None,
+    max_shots_in_flight: Annotated[int | None, typer.Option(
+        min=1, help="Each run runs at most N shots at once (default: all).",
+        show_default=False)] = None,
+    qc_url: Annotated[str | None, typer.Option(
+        help="Base URL where OUT is served over HTTP (QC links).", show_default=False)] = None,
 ) -> None:
     """Serve the nightly cleanup and start a run whenever a cut list lands in the drop folder."""
-    from flows.cli_run import prepare_prefect_environment
+    from flows.cli_run import farm_parameters, prepare_prefect_environment
     from void_core.errors import InputError
     from void_core.lineage import open_store, parameter_url
-    from void_core.preflight import check_ray_address, lineage_url
+    from void_core.preflight import check_ray_address, choose_engines, lineage_url
 
     with handled_errors():
         if not watch.is_dir():
@@ -52,6 +60,8 @@ def serve_command(
         url = lineage_url(out, db)
         open_store(url).close()
         check_ray_address(ray_address)
+        choice = choose_engines(config, engine, "classical", "heuristic", model_dir)
+        options = farm_parameters(config, qc_url=qc_url, max_shots_in_flight=max_shots_in_flight)
         prepare_prefect_environment()
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
         _share_ray(ray_address, ray_cpus)
@@ -59,7 +69,7 @@ def serve_command(
         # environment, which the flow-run subprocesses inherit.
         parameters = {"out": str(out.resolve()), "engine": engine, "db": parameter_url(url),
                       "media_root": str(media_root.resolve()) if media_root else None,
-                      "engine_settings": {"model_dir": str(model_dir.resolve())} if model_dir else {}}
+                      "engine_settings": choice.engine_settings or {}, "options": options}
         _serve(watch.resolve(), cron, poll_seconds, name, parameters)
 
 

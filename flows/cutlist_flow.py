@@ -4,11 +4,13 @@
       --> per shot, chained on Ray:  sh010 · ingest -> masking -> analysis -> inpaint -> qc
       --> as shots finish: lineage shot status, progress artifact
       --> OUT/<cutlist>.conformed.otio, OUT/<cutlist>.summary.json (named after the cut-list
-      file), table + QC artifacts
+      file), table + QC artifacts (flows/qc_report.py: per-shot JPEG strips inline, time and
+      place of every stage)
 
-A failing shot does not stop the others; the flow ends Failed when any shot failed, with the
-summary either way. Parameters are plain strings so a deployment (nightly schedule, event
-trigger) can fill them in.
+At most `max_shots_in_flight` shots run at once (default: all); a remote analyzer's stage holds
+a slot of its Prefect global concurrency limit (flows/limits.py). A failing shot does not stop
+the others; the flow ends Failed when any shot failed, with the summary either way. Parameters
+are plain strings so a deployment (nightly schedule, event trigger) can fill them in.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect_ray.context import remote_options
 
+from flows.limits import ensure_api_limit
+from flows.qc_report import qc_markdown, shot_rows
 from flows.ray_runner import FarmRayTaskRunner
 from tasks.engine_host import HOST_OF, Placement, host_report, place_stages, start_host
 from tasks.shot_stages import RAY_MAX_RETRIES, STAGE_TASKS
@@ -57,9 +61,12 @@ class ShotOutcome:
     out_dir: str | None = None
     preview: str | None = None
     contact_sheet: str | None = None
+    strip: str | None = None  # the small JPEG the QC artifact embeds
     failed_stage: str | None = None
     error: str | None = None
     stages: dict[str, str] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage_where: dict[str, str] = field(default_factory=dict)  # stage -> host (node, GPU)
     notes: list[str] = field(default_factory=list)
 
 
@@ -85,8 +92,12 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                     refiner: str = "flow", masker: str = "classical", analyzer: str = "heuristic",
                     db: str | None = None, force: bool = False, rate: str | None = None,
                     resident: bool | None = None, masker_settings: dict | None = None,
-                    analyzer_settings: dict | None = None, colour: dict | None = None):
-    """Clean every shot of `cutlist`; EXRs, previews and a conformed OTIO go to `out`."""
+                    analyzer_settings: dict | None = None, colour: dict | None = None,
+                    ray_resources: dict | None = None, api_limits: dict | None = None,
+                    max_shots_in_flight: int | None = None, qc_url: str | None = None):
+    """Clean every shot of `cutlist`; EXRs, previews and a conformed OTIO go to `out`.
+    `ray_resources`, `api_limits`, `qc_url`: the farm config's `[ray.resources]`, `[limits]`,
+    `[qc] url`; `max_shots_in_flight`: how many shots may run at once (None: all)."""
     logger = get_run_logger()
     db = _database_url(db)
     choice = EngineChoice(engine, engine_settings, refiner, masker, masker_settings, analyzer,
@@ -117,12 +128,14 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     # The run's heartbeat (lineage) and its claims on the shots it works on.
     claims = Claims(run_id, on_beat=lambda: store.beat(run_id))
     try:
-        placement = place_stages(settings, resident)
+        placement = place_stages(settings, resident, ray_resources)
         _warn_when_gpus_short(placement, logger)
+        ensure_api_limit(analyzer, api_limits)
         # These handles keep the host actors (and their loaded models) alive for the run.
         hosts = {stage: start_host(settings, stage, placement.declared[stage])
                  for stage in placement.hosts}
-        outcomes += _run_chains(store, settings, plans, placement, cut.name, claims)
+        outcomes += _run_chains(store, settings, plans, placement, cut.name, claims,
+                                max_shots_in_flight)
         host_stats = {stage: host_report(host) for stage, host in hosts.items()} or None
     except BaseException as err:  # Ctrl-C, a lost driver: say so in lineage, then stop
         _abandon(store, run_id, plans, err)
@@ -133,7 +146,7 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
 
     otio_path = _write_conformed(cut, settings, outcomes)
     summary = _summary(cut, settings, outcomes, otio_path, host_stats)
-    _publish_artifacts(cut.name, outcomes, summary)
+    _publish_artifacts(cut.name, outcomes, summary, qc_url)
     failed = [o for o in outcomes if o.status != RunStatus.SUCCEEDED]
     store.finish_run(run_id, RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
                      error=f"{len(failed)} of {len(outcomes)} shot(s) failed" if failed else None)
@@ -253,6 +266,9 @@ class _ShotChain:
         outcome.out_dir = str(state.exr_dir) if state.exr_dir else None
         outcome.preview = str(state.preview) if state.preview else None
         outcome.contact_sheet = str(state.contact_sheet) if state.contact_sheet else None
+        outcome.strip = str(state.qc_strip) if state.qc_strip else None
+        outcome.stage_seconds = {r.stage: round(r.seconds, 3) for r in state.reports}
+        outcome.stage_where = {r.stage: r.where for r in state.reports if r.where}
         outcome.notes = [note for report in state.reports for note in report.notes]
 
 
@@ -273,17 +289,19 @@ def _warn_when_gpus_short(placement: Placement, logger) -> None:
 
 
 def _run_chains(store, settings: stages.RunSettings, plans: list, placement: Placement,
-                cut_name: str, claims: Claims) -> list[ShotOutcome]:
-    """Every shot's stages, shots in parallel; record shots in lineage as they finish. A shot
-    another live run holds waits until that run lets it go (then lineage has its work)."""
+                cut_name: str, claims: Claims, max_in_flight: int | None = None) -> list[ShotOutcome]:
+    """Every shot's stages, at most `max_in_flight` shots at once (None: all); record shots in
+    lineage as they finish. A shot another live run holds waits until that run lets it go
+    (then lineage has its work)."""
     total = max(len(plans), 1)
     progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
                                         description=f"shots of {cut_name} finished")
     chains = [_ShotChain(settings, plan, placement) for plan in plans]
     waiting, running, told = list(chains), {}, set()
+    capacity = max_in_flight or len(chains)
     finished = 0
     while running or waiting:
-        for chain in _claimed(claims, settings, waiting, told):
+        for chain in _claimed(claims, settings, waiting, told, capacity - len(running)):
             waiting.remove(chain)
             running[chain.submit().wrapped_future] = chain
         if not running:
@@ -326,10 +344,14 @@ def _wait_one(refs: list, timeout: float | None) -> list:
             return ready
 
 
-def _claimed(claims: Claims, settings: stages.RunSettings, waiting: list, told: set) -> list:
-    """The waiting chains whose shot this run could claim now; says once which shots wait."""
+def _claimed(claims: Claims, settings: stages.RunSettings, waiting: list, told: set,
+             room: int) -> list:
+    """Up to `room` waiting chains whose shot this run could claim now (claimed only when they
+    start); says once which shots wait for another run."""
     claimed = []
     for chain in waiting:
+        if len(claimed) >= room:
+            break
         holder = claims.try_claim(naming.shot_lock(settings.out_root, chain.plan.name))
         if holder is None:
             claimed.append(chain)
@@ -390,29 +412,12 @@ def _masked_url(url: str) -> str:
     return mask_url(url)
 
 
-def _publish_artifacts(cut_name: str, outcomes: list[ShotOutcome], summary: dict) -> None:
-    create_table_artifact(
-        [{"shot": o.name, "status": o.status, "frames": o.frames, "seconds": o.seconds,
-          "output": o.out_dir or "", "error": o.error or ""} for o in outcomes],
-        key=_key(cut_name, "shots"), description=f"shots of {cut_name}")
-    create_markdown_artifact(_qc_markdown(cut_name, outcomes, summary),
+def _publish_artifacts(cut_name: str, outcomes: list[ShotOutcome], summary: dict,
+                       qc_url: str | None = None) -> None:
+    create_table_artifact(shot_rows(outcomes), key=_key(cut_name, "shots"),
+                          description=f"shots of {cut_name}: frames, seconds and node per stage")
+    create_markdown_artifact(qc_markdown(cut_name, outcomes, summary, qc_url=qc_url),
                              key=_key(cut_name, "qc"), description=f"QC of {cut_name}")
-
-
-def _qc_markdown(cut_name: str, outcomes: list[ShotOutcome], summary: dict) -> str:
-    lines = [f"# QC: {cut_name}", "",
-             f"{summary['succeeded']} shot(s) clean, {summary['failed']} failed. "
-             f"Conformed timeline: `{summary['conformed_otio']}`", "",
-             "| shot | status | frames | preview | contact sheet | notes |",
-             "|---|---|---|---|---|---|"]
-    for o in outcomes:
-        preview = f"[mp4]({Path(o.preview).as_uri()})" if o.preview else ""
-        sheet = f"[png]({Path(o.contact_sheet).as_uri()})" if o.contact_sheet else ""
-        notes = "; ".join(o.notes) if o.status == RunStatus.SUCCEEDED else \
-            f"{o.failed_stage}: {o.error}"
-        lines.append(f"| {o.name} | {o.status} | {o.frames} | {preview} | {sheet} | "
-                     f"{notes.replace('|', '/')} |")
-    return "\n".join(lines)
 
 
 def _key(cut_name: str, what: str) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 EVENT = "void-farm.cutlist.landed"
 RESOURCE_PREFIX = "void-farm.cutlist."
@@ -76,8 +77,10 @@ def pending_cutlists(folder: Path, out: Path) -> list[tuple[Path, str]]:
 @flow(name="cleanup-drop-folder", log_prints=True)
 def cleanup_drop_folder(folder: str, out: str, media_root: str | None = None,
                         engine: str = "classical", engine_settings: dict | None = None,
-                        db: str | None = None) -> dict:
-    """Clean every cut list that landed in `folder` since it was last cleaned successfully."""
+                        db: str | None = None, options: dict | None = None) -> dict:
+    """Clean every cut list that landed in `folder` since it was last cleaned successfully.
+    `options`: more `cleanup-cutlist` parameters (ray_resources, api_limits, qc_url,
+    max_shots_in_flight)."""
     from flows.cutlist_flow import cleanup_cutlist, summary_from
 
     logger = get_run_logger()
@@ -87,7 +90,7 @@ def cleanup_drop_folder(folder: str, out: str, media_root: str | None = None,
         logger.info("cleaning %s", path.name)
         state = cleanup_cutlist(cutlist=str(path), out=out, media_root=media_root or str(path.parent),
                                 engine=engine, engine_settings=engine_settings, db=db,
-                                return_state=True)
+                                return_state=True, **(options or {}))
         summary = summary_from(state)
         if state.is_completed() and summary is not None:
             record_in_ledger(out_root, path, digest, summary.get("run_id"))
@@ -100,18 +103,24 @@ def cleanup_drop_folder(folder: str, out: str, media_root: str | None = None,
     return {"cleaned": done}
 
 
-@flow(name="cleanup-landed-cutlist", log_prints=True)
+def _landed_run_name() -> str:
+    """A triggered run is named after its cut-list file (`reel1.edl`), not `golden-phoenix`."""
+    return Path(str(flow_run.parameters.get("cutlist", "cutlist"))).name
+
+
+@flow(name="cleanup-landed-cutlist", flow_run_name=_landed_run_name, log_prints=True)
 def cleanup_landed_cutlist(cutlist: str, out: str, media_root: str | None = None,
                            engine: str = "classical", engine_settings: dict | None = None,
-                           db: str | None = None) -> dict:
-    """What the landing trigger runs: one cut list, recorded in the ledger when it succeeds."""
+                           db: str | None = None, options: dict | None = None) -> dict:
+    """What the landing trigger runs: one cut list, recorded in the ledger when it succeeds.
+    `options` as `cleanup_drop_folder`'s."""
     from flows.cutlist_flow import cleanup_cutlist, summary_from
 
     path = Path(cutlist)
     digest = content_digest(path)
     state = cleanup_cutlist(cutlist=cutlist, out=out, media_root=media_root or str(path.parent),
                             engine=engine, engine_settings=engine_settings, db=db,
-                            return_state=True)
+                            return_state=True, **(options or {}))
     summary = summary_from(state)
     if not (state.is_completed() and summary is not None):
         raise RuntimeError(f"{path.name}: {state.message}")

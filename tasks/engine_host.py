@@ -9,12 +9,15 @@ they live exactly as long as the run); the stage tasks find them by name.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import ray
 
 from void_core import engines
 from void_core.pipeline import stages
+from void_core.config import RAY_AMOUNTS
+from void_core.pipeline.state import ORCHESTRATOR_PLACE, WorkerPlace, gpu_label
 from void_core.vocabulary import EngineKind
 
 NAMESPACE = "void-farm"
@@ -25,6 +28,27 @@ HOST_OF = {"masking": "masking", "analysis": "masking", "inpaint": "inpaint"}
 
 
 KIND_OF = {"masking": EngineKind.MASKING, "inpaint": EngineKind.INPAINT}
+
+
+def ray_worker_place() -> WorkerPlace | None:
+    """This Ray worker's node and the GPUs Ray gave it; None outside Ray."""
+    if not ray.is_initialized():
+        return None
+    context = ray.get_runtime_context()
+    gpus = [str(device) for device in context.get_accelerator_ids().get("GPU", [])]
+    return WorkerPlace(node_id=context.get_node_id(), gpu_name=gpu_label(gpus))
+
+
+@contextmanager
+def placed(task_run_id: str | None):
+    """Around a stage call: lineage records the Prefect task run and where it ran."""
+    task_token = stages.ORCHESTRATOR_TASK_ID.set(task_run_id)
+    place_token = ORCHESTRATOR_PLACE.set(ray_worker_place())
+    try:
+        yield
+    finally:
+        ORCHESTRATOR_PLACE.reset(place_token)
+        stages.ORCHESTRATOR_TASK_ID.reset(task_token)
 
 
 def stage_engine(stage: str, run_settings: stages.RunSettings):
@@ -51,11 +75,8 @@ class EngineHost:
         if HOST_OF.get(stage) != self.stage:
             raise ValueError(f"the {self.stage} host does not run the {stage} stage")
         engine = {"segmenter" if stage == "analysis" else "engine": self.engine}
-        token = stages.ORCHESTRATOR_TASK_ID.set(task_run_id)
-        try:
+        with placed(task_run_id):
             result = stages.STAGES[stage](run_settings, state, **engine)
-        finally:
-            stages.ORCHESTRATOR_TASK_ID.reset(token)
         if stage == self.stage:
             self.shots_served += 1
         return result
@@ -101,7 +122,7 @@ class Placement:
     declared: dict[str, dict]  # each resident-capable stage's engine resources
     hosts: tuple[str, ...]  # stages with a resident host actor
     forwarded: frozenset[str]  # stages whose task sends the shot to a host
-    task_resources: dict[str, dict]  # what each engine stage's task asks for
+    task_resources: dict[str, dict]  # what each stage's task asks Ray for
 
     def gpus_held(self) -> dict[str, float]:
         """GPUs each host holds for the whole run (hosts of CPU engines are left out)."""
@@ -109,20 +130,42 @@ class Placement:
                 if self.declared[stage].get("num_gpus", 0)}
 
 
-def place_stages(run_settings: stages.RunSettings, resident: bool | None) -> Placement:
-    """Decide which stages get a resident host and every engine stage's Ray resources. The
-    analysis stage works with the masker when it segments objects (sam2): then it asks for the
-    masker's resources, or goes to the masking host when that is resident."""
-    declared = {stage: engine_resources(stage, run_settings) for stage in RESIDENT_STAGES}
+def place_stages(run_settings: stages.RunSettings, resident: bool | None,
+                 configured: dict[str, dict] | None = None) -> Placement:
+    """Decide which stages get a resident host and every stage's Ray resources. The analysis
+    stage works with the masker when it segments objects (sam2): then it asks for the masker's
+    resources, or goes to the masking host when that is resident. `configured`: the farm's
+    `[ray.resources]`, stage -> amounts; a stage named there asks for those custom resources
+    instead of its engine's own (num_cpus/num_gpus given there win too)."""
+    configured = configured or {}
+    declared = {stage: with_configured(engine_resources(stage, run_settings),
+                                       configured.get(stage)) for stage in RESIDENT_STAGES}
     hosts = tuple(stage for stage in RESIDENT_STAGES
                   if is_resident(stage, run_settings, resident, declared[stage]))
     with_masker = segments_objects(run_settings)
-    own = {**declared, "analysis": declared["masking"] if with_masker else {"num_cpus": 1}}
+    own = {stage: with_configured(dict(stages.DEFAULT_TASK_RESOURCES), configured.get(stage))
+           for stage in stages.STAGE_ORDER}
+    own.update(declared)
+    if with_masker:
+        own["analysis"] = with_configured(declared["masking"], configured.get("analysis"))
     forwarded = frozenset(stage for stage, host in HOST_OF.items()
                           if host in hosts and (stage == host or with_masker))
     task_resources = {stage: forwarding_resources(own[stage]) if stage in forwarded
-                      else own[stage] for stage in HOST_OF}
+                      else own[stage] for stage in stages.STAGE_ORDER}
     return Placement(declared, hosts, forwarded, task_resources)
+
+
+def with_configured(declared: dict, amounts: dict | None) -> dict:
+    """`declared` Ray options with a `[ray.resources]` entry applied: its num_cpus/num_gpus
+    replace the declared ones, its other names replace the declared custom resources."""
+    if amounts is None:
+        return dict(declared)
+    merged = {key: value for key, value in declared.items() if key != "resources"}
+    merged.update({key: value for key, value in amounts.items() if key in RAY_AMOUNTS})
+    custom = {key: value for key, value in amounts.items() if key not in RAY_AMOUNTS}
+    if custom:
+        merged["resources"] = custom
+    return merged
 
 
 def start_host(run_settings: stages.RunSettings, stage: str, declared: dict):

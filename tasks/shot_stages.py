@@ -10,16 +10,24 @@ Retries have one owner per kind of failure:
   the wrong size) that a retry would only repeat.
 Stages are idempotent (identity digests, atomic EXR writes), so a retried stage either redoes
 its work or finds it done.
+
+An analysis stage whose analyzer calls a remote service with a quota (gemini) holds a slot of
+that service's Prefect global concurrency limit (`gemini-api`) while it works, across every run
+on the Prefect server; the flow creates the limit before the first shot.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
+from void_core import engines
 from void_core.pipeline import stages
 from void_core.errors import VoidFarmError
+from void_core.vocabulary import EngineKind
 
 APP_RETRIES = 1
 APP_RETRY_DELAY_SECONDS = 2.0
@@ -44,11 +52,10 @@ def _stage_options(name: str) -> dict:
 
 
 def _run(stage: str, settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
-    token = stages.ORCHESTRATOR_TASK_ID.set(_task_run_id())
-    try:
+    from tasks.engine_host import placed
+
+    with placed(_task_run_id()):
         return stages.STAGES[stage](settings, state)
-    finally:
-        stages.ORCHESTRATOR_TASK_ID.reset(token)
 
 
 def _task_run_id() -> str | None:
@@ -72,8 +79,26 @@ def masking_task(settings: stages.RunSettings, state: stages.ShotState,
 def analysis_task(settings: stages.RunSettings, state: stages.ShotState,
                   resident: bool = False) -> stages.ShotState:
     """What the object affected; with `resident`, on the masking host, whose segmenter (sam2)
-    also segments the affected objects."""
-    return _on_host("analysis", settings, state) if resident else _run("analysis", settings, state)
+    also segments the affected objects. Holds an API slot while a remote analyzer works."""
+    with api_slot(settings):
+        if resident:
+            return _on_host("analysis", settings, state)
+        return _run("analysis", settings, state)
+
+
+@contextmanager
+def api_slot(settings: stages.RunSettings):
+    """A slot of the analyzer's global concurrency limit (none for a local analyzer); waits
+    while every slot is taken. The limit must exist (`ensure_api_limits`)."""
+    limit = engines.external_api(EngineKind.ANALYSIS, settings.analyzer)
+    if limit is None:
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    # A lease that fails to renew must not kill a long call that already holds the slot.
+    with concurrency(limit, occupy=1, strict=True, raise_on_lease_renewal_failure=False):
+        yield
 
 
 @task(**_stage_options("inpaint"))

@@ -41,7 +41,9 @@ def populated(db_url):
         stage_id = store.start_stage(shot_id, "inpaint", identity="i1", engine="classical",
                                      engine_version="2",
                                      settings={"radius": 3, "note": "[bold]x[/]"},
-                                     model_checksums={"void_pass1.safetensors": CHECKSUM})
+                                     model_checksums={"void_pass1.safetensors": CHECKSUM},
+                                     place={"node_id": "3f2a9c1d5e7b" + "0" * 44,
+                                            "hostname": "render02", "gpu_name": "NVIDIA L40S"})
         store.record_artifact(stage_id, "exr_sequence", "/out/sh010/sh010.####.exr",
                               frame_first=1001, frame_last=1010)
         store.finish_stage(stage_id)
@@ -83,6 +85,7 @@ def test_lineage_json_by_shot_name(app, populated):
     [stage] = trace["stages"]
     assert (stage["engine"], stage["engine_version"]) == ("classical", "2")
     assert stage["status"] == "succeeded"
+    assert (stage["hostname"], stage["gpu_name"]) == ("render02", "NVIDIA L40S")
     assert stage["engine_settings"] == {"radius": 3, "note": "[bold]x[/]"}
     assert stage["artifacts"][0]["path_pattern"] == "/out/sh010/sh010.####.exr"
     assert trace["matched"] is None
@@ -102,6 +105,7 @@ def test_lineage_human_output(app, populated):
     text = result.stdout
     for expected in ("run reel1.edl (cutlist) succeeded", "shot sh010", "frame 1003 of",
                      "inpaint #1", "classical@2", "radius=3", 'note="[bold]x[/]"',
+                     "ran on: host render02  node 3f2a9c1d5e7b  gpu NVIDIA L40S",
                      "void_pass1.safetensors=sha256:abababababab",
                      "/out/sh010/sh010.####.exr [1001-1010]"):
         assert expected in text, expected

@@ -42,3 +42,30 @@ def test_a_missing_file_says_where_it_was_looked_for(tmp_path):
     with pytest.raises(InputError, match="configuration file not found"):
         load_engine_config(tmp_path / "nope.toml")
 
+
+
+def test_the_farm_sections_resources_limits_and_qc_url(tmp_path):
+    path = tmp_path / "farm.toml"
+    path.write_text('[inpaint.classical]\n'
+                    '[ray.resources]\ninpaint = { void_gpu = 1 }\nqc = { num_cpus = 0.5 }\n'
+                    '[limits]\ngemini-api = 3\n[qc]\nurl = "https://farm-web/cleanup"\n')
+    config = load_engine_config(path)
+    assert config.farm.ray_resources == {"inpaint": {"void_gpu": 1.0}, "qc": {"num_cpus": 0.5}}
+    assert config.farm.api_limits == {"gemini-api": 3}
+    assert config.farm.qc_url == "https://farm-web/cleanup"
+    assert config.settings("inpaint", "classical") == {}
+    assert load_engine_config(None).farm.ray_resources == {}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[ray.resources]\ninpant = { void_gpu = 1 }\n", "did you mean inpaint"),
+    ("[ray.resources]\ninpaint = { void_gpu = -1 }\n", "not a table of amounts"),
+    ("[ray]\nresource = 1\n", "has no setting 'resource'"),
+    ("[limits]\ngemini-api = 0\n", "not a number of slots"),
+    ("[qc]\nurl = \"/mnt/out\"\n", "not an http"),
+])
+def test_bad_farm_sections_get_one_clear_line(tmp_path, text, message):
+    path = tmp_path / "farm.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_engine_config(path)

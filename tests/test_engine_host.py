@@ -67,8 +67,7 @@ def test_a_run_places_its_stages_once(tmp_path):
 
     classical = place_stages(settings(tmp_path), None)
     assert classical.hosts == () and classical.forwarded == frozenset()
-    assert classical.task_resources == {stage: {"num_cpus": 1}
-                                        for stage in ("masking", "analysis", "inpaint")}
+    assert classical.task_resources == {stage: {"num_cpus": 1} for stage in stages.STAGE_ORDER}
 
     forced = place_stages(settings(tmp_path), True)
     assert forced.hosts == ("masking", "inpaint")
@@ -85,3 +84,31 @@ def test_a_run_places_its_stages_once(tmp_path):
     assert sam2_on_cuda.task_resources["analysis"] == {"num_cpus": 0.1}
     assert sam2_on_cuda.task_resources["inpaint"] == {"num_cpus": 1}
     assert sam2_on_cuda.gpus_held() == {"masking": 1}
+
+
+def test_the_farm_config_maps_stages_to_custom_resources(tmp_path):
+    from tasks.engine_host import place_stages
+
+    configured = {"inpaint": {"void_gpu": 1.0}, "qc": {"num_cpus": 0.5, "encode_node": 1.0}}
+    placed = place_stages(settings(tmp_path), None, configured)
+    assert placed.task_resources["inpaint"] == {"num_cpus": 1, "resources": {"void_gpu": 1.0}}
+    assert placed.task_resources["qc"] == {"num_cpus": 0.5, "resources": {"encode_node": 1.0}}
+    assert placed.task_resources["ingest"] == {"num_cpus": 1}
+    assert placed.hosts == ()  # a custom resource does not make a CPU engine resident
+
+
+def test_void_on_cuda_asks_for_its_gpu_class_and_the_config_can_replace_it(tmp_path):
+    from tasks.engine_host import place_stages, with_configured
+    from void_core.inpaint.void.tiny import make_tiny_model_dir
+
+    model = make_tiny_model_dir(tmp_path / "tiny")
+    void_cuda = settings(tmp_path, engine="void",
+                         engine_settings={"model_dir": str(model), "device": "cuda"})
+    placed = place_stages(void_cuda, None)
+    assert placed.declared["inpaint"] == {"num_gpus": 1, "resources": {"void_gpu": 1}}
+    assert placed.hosts == ("inpaint",)
+    assert host_resources(placed.declared["inpaint"]) == {"num_gpus": 1,
+                                                          "resources": {"void_gpu": 1}}
+    big_cards = place_stages(void_cuda, None, {"inpaint": {"a100_80g": 1}})
+    assert big_cards.declared["inpaint"] == {"num_gpus": 1, "resources": {"a100_80g": 1}}
+    assert with_configured({"num_gpus": 1, "resources": {"void_gpu": 1}}, {}) == {"num_gpus": 1}

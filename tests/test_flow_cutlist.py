@@ -280,6 +280,25 @@ def test_a_wrong_database_url_fails_before_any_work(tmp_path, scenes):
     assert not list(out.glob("sh*"))
 
 
+def test_farm_options_are_checked_before_any_work(tmp_path, scenes):
+    from flows.cli import app
+
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel7.otio")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(out),
+                                      "--qc-url", "/mnt/web/cleanup"])
+    assert result.exit_code == 1 and "is not an http(s) URL" in result.output
+    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(out),
+                                      "--max-shots-in-flight", "0"])
+    assert result.exit_code == 2 and "max-shots-in-flight" in result.output
+    config = tmp_path / "farm.toml"
+    config.write_text("[ray.resources]\ninpaint = { void_gpu = -1 }\n")
+    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(out),
+                                      "--config", str(config)])
+    assert result.exit_code == 1 and "not a table of amounts" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_an_unreachable_ray_address_is_an_error_not_a_local_cluster(tmp_path, scenes):
     from flows.cli import app
 
@@ -472,3 +491,52 @@ def test_a_clips_colour_space_and_the_runs_working_space_reach_the_workers(ray_l
     assert header["colorspace"] == "ACEScg"
     assert header["void/input_colorspace"] == "Gamma 2.2 Encoded Rec.709"
     assert header["chromaticities"][:2] == pytest.approx((0.713, 0.293), abs=1e-4)
+
+
+def latest_artifact(key: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC, limit=1)
+    return artifact
+
+
+@pytest.mark.slow
+def test_one_shot_in_flight_with_qc_inline_and_placement_in_lineage(ray_local, scenes, tmp_path):
+    import socket
+
+    from void_core.qc import STRIP_MAX_BYTES
+
+    cutlist = write_synthetic_cutlist(scenes, tmp_path / "reel-qc.otio")
+    out = tmp_path / "out"
+    summary = run(cutlist, out, max_shots_in_flight=1, qc_url="https://farm-web/cleanup",
+                  ray_resources={"qc": {"num_cpus": 0.5}})
+    assert (summary["succeeded"], summary["failed"]) == (3, 0), summary
+
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT shot.name, stage_run.started, stage_run.finished, stage_run.node_id, "
+            "stage_run.hostname FROM stage_run JOIN shot ON shot.id = stage_run.shot_id")).all()
+    engine.dispose()
+    spans = {}
+    for name, started, finished, node_id, hostname in rows:
+        assert hostname == socket.gethostname() and len(node_id or "") > 16
+        first, last = spans.get(name, (started, finished))
+        spans[name] = (min(first, started), max(last, finished))
+    ordered = sorted(spans.values())
+    assert all(earlier[1] <= later[0] for earlier, later in zip(ordered, ordered[1:])), \
+        "with one shot in flight, a shot's stages start after the previous shot finished"
+
+    for shot in summary["shots"]:
+        assert shot["stage_where"]["inpaint"].startswith(socket.gethostname() + " (node ")
+        assert Path(shot["strip"]).stat().st_size <= STRIP_MAX_BYTES
+    qc = latest_artifact("reel-qc-qc").data
+    assert qc.count("](data:image/jpeg;base64,") == 3
+    assert "(https://farm-web/cleanup/qc/sh010_preview.mp4)" in qc
+    table = latest_artifact("reel-qc-shots").data
+    assert "inpaint" in table and socket.gethostname() in table

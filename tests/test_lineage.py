@@ -70,6 +70,9 @@ def store(db_url):
         yield opened
 
 
+PLACE = {"node_id": "3f2a9c1d" * 7, "hostname": "render02", "gpu_name": "NVIDIA A100-SXM4-80GB"}
+
+
 def record_shot(store, name="sh010", *, run_name="reel1", out="/out", first=1001, last=1010,
                 identity="id-inpaint", files=False):
     """One finished run: a shot with a masking stage and an inpaint stage writing a sequence."""
@@ -82,7 +85,7 @@ def record_shot(store, name="sh010", *, run_name="reel1", out="/out", first=1001
     store.finish_stage(mask_id)
     stage_id = store.start_stage(shot_id, "inpaint", identity=identity, engine="classical",
                                  engine_version="2", settings={"radius": 3, "window": [16, 4]},
-                                 worker="node-1")
+                                 worker="node-1", place=PLACE)
     pattern = f"{out}/{name}/{name}.####.exr"
     store.record_artifact(stage_id, "exr_sequence", pattern, frame_first=first, frame_last=last,
                           digest="sha256:bb", bytes=1234)
@@ -111,7 +114,7 @@ def test_an_empty_database_is_created_at_head(db_url):
     with open_store(db_url):
         pass
     assert tables(db_url) == LINEAGE_TABLES
-    assert head_revision() == "0003"
+    assert head_revision() == "0004"
 
 
 def test_the_qc_stage_migration_keeps_rows_and_allows_qc(db_url):
@@ -207,6 +210,8 @@ def test_round_trip_by_shot_name(store):
     assert masking.engine_label == "sam2@1.1.0"
     assert inpaint.id == stage_id and inpaint.engine_settings == {"radius": 3, "window": [16, 4]}
     assert inpaint.status == "succeeded" and inpaint.attempt == 1 and inpaint.worker == "node-1"
+    assert (inpaint.node_id, inpaint.hostname, inpaint.gpu_name) == tuple(PLACE.values())
+    assert (masking.node_id, masking.hostname, masking.gpu_name) == (None, None, None)
     assert inpaint.seconds is not None and inpaint.seconds >= 0
     assert inpaint.started.tzinfo is not None and inpaint.started.utcoffset().total_seconds() == 0
     assert inpaint.finished >= inpaint.started
@@ -520,3 +525,32 @@ def test_the_vocabulary_enums_are_stored_as_their_strings(store):
     assert type(found.stage) is str and type(found.status) is str
     [trace] = store.trace("sh010")
     assert (trace.run.kind, trace.run.status, trace.shot.status) == ("cutlist", "succeeded", "succeeded")
+
+
+def test_a_skip_records_where_it_was_decided_and_unknown_placement_fields_are_refused(store):
+    _, shot_id, _ = record_shot(store, files=True)
+    found = store.find_completed_stage("id-inpaint")
+    skip_id = store.record_skip(shot_id, found, place={"node_id": "n2", "hostname": "render03"})
+    [trace] = store.trace("sh010")
+    skipped = next(stage for stage in trace.stages if stage.id == skip_id)
+    assert (skipped.node_id, skipped.hostname, skipped.gpu_name) == ("n2", "render03", None)
+    with pytest.raises(ValueError, match="unknown placement fields"):
+        store.start_stage(shot_id, "qc", identity="q", engine="qc", place={"gpu": "A100"})
+
+
+def test_the_placement_migration_keeps_rows_and_drops_its_columns_on_downgrade(db_url):
+    with open_store(db_url) as store:
+        record_shot(store)
+    engine = create_lineage_engine(db_url)
+    try:
+        assert downgrade(engine, "0003") == "0003"
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("stage_run")}
+        assert not columns & {"node_id", "hostname", "gpu_name"}
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM stage_run").scalar() == 2
+        assert upgrade(engine) == "0004"
+    finally:
+        engine.dispose()
+    with open_store(db_url) as store:
+        [trace] = store.trace("sh010")
+        assert trace.stages[1].hostname is None  # the downgrade dropped it; rows survived

@@ -17,7 +17,7 @@ from void_core.media.masks import QuadmaskReader
 from void_core.media.video import iter_video_codes, probe_video
 from void_core.qc import (
     SHEET_LABEL_HEIGHT, mask_overlay, preview_panel_size, sample_indices,
-    write_contact_sheet, write_qc_preview,
+    write_contact_sheet, write_qc_preview, write_qc_strip,
 )
 
 WIDTH, HEIGHT, FRAMES = 96, 64, 10
@@ -213,3 +213,30 @@ def test_preview_of_a_processed_shot_matches_the_plate_outside_the_mask(disc_sho
     assert disc.sum() > 50
     assert np.abs(before[disc] - (220, 30, 30)).mean() < 10  # the red disc, before
     assert np.abs(after[disc] - (220, 30, 30)).mean() > 60  # and gone after
+
+
+def test_the_qc_strip_is_a_jpeg_of_sampled_rows_within_its_byte_budget(shot, tmp_path):
+    plate, quad, exr_dir = shot
+    out = write_qc_strip(plate, quad, exr_dir, tmp_path / "qc" / "sh010_strip.jpg", count=3,
+                         panel_width=96)
+    data = out.read_bytes()
+    assert data[:3] == b"\xff\xd8\xff"  # JPEG
+    strip = cv2.imread(str(out))[:, :, ::-1].astype(int)
+    row_height = SHEET_LABEL_HEIGHT + HEIGHT
+    assert strip.shape == (3 * row_height, 3 * WIDTH, 3)
+    for row, index in enumerate(sample_indices(FRAMES, 3)):
+        top = row * row_height + SHEET_LABEL_HEIGHT
+        after = strip[top + 8:top + HEIGHT - 8, 2 * WIDTH + 8:3 * WIDTH - 8]
+        assert np.abs(after - _after_codes(index)).max() <= 12  # the right EXR, lossy JPEG
+
+
+def test_a_qc_strip_over_budget_loses_quality_then_size(shot, tmp_path):
+    plate, quad, exr_dir = shot
+    roomy = write_qc_strip(plate, quad, exr_dir, tmp_path / "roomy.jpg", panel_width=500)
+    assert cv2.imread(str(roomy)).shape[1] == 3 * WIDTH  # never wider than the plate
+    budget = roomy.stat().st_size // 3
+    tight = write_qc_strip(plate, quad, exr_dir, tmp_path / "tight.jpg", max_bytes=budget)
+    assert tight.stat().st_size <= budget
+    with pytest.raises(ValueError, match="cannot fit 50 bytes"):
+        write_qc_strip(plate, quad, exr_dir, tmp_path / "never.jpg", max_bytes=50)
+    assert not (tmp_path / "never.jpg").exists()

@@ -341,7 +341,9 @@ def test_resources():
 
 
 def test_void_resources_follow_the_device(tiny_model):
-    assert VoidInpainter(tiny_model, device="cuda").resources() == {"num_gpus": 1}
+    # On CUDA: a GPU of VOID's class (the `void_gpu` custom resource the GPU nodes declare).
+    assert VoidInpainter(tiny_model, device="cuda").resources() == {
+        "num_gpus": 1, "resources": {"void_gpu": 1}}
     cuda = VoidInpainter(tiny_model, device="cuda")
     assert cuda.dtype == "bfloat16"  # nothing loads until a shot runs, so no GPU is needed here
     assert VoidInpainter(tiny_model, device="cpu").resources() == {"num_cpus": 1}

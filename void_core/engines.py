@@ -112,7 +112,9 @@ class EngineEntry:
     also segments the analysis' affected objects), `loads_models` (counts its model loads);
     `runs_inside` names the inpainting engine a refiner runs within
     (its settings become that engine's `pass2`); `injected` are constructor arguments the
-    pipeline fills in itself, not settings a user may give."""
+    pipeline fills in itself, not settings a user may give; `external_api` names the Prefect
+    global concurrency limit whose slot the engine's stage holds while it works (a remote
+    service with a quota)."""
 
     kind: EngineKind
     name: str
@@ -121,6 +123,7 @@ class EngineEntry:
     loads_models: bool = False  # counts its model loads in `load_count`
     runs_inside: str | None = None
     injected: tuple[str, ...] = ()
+    external_api: str | None = None
 
     @property
     def label(self) -> str:
@@ -136,7 +139,8 @@ ENGINES: dict[tuple[EngineKind, str], EngineEntry] = {(e.kind, e.name): e for e 
     EngineEntry(_K.MASKING, "sam2", "void_core.masking.sam2_engine:Sam2Segmenter",
                 segments_objects=True, loads_models=True),
     EngineEntry(_K.ANALYSIS, "heuristic", "void_core.analysis.heuristic:HeuristicAnalyzer"),
-    EngineEntry(_K.ANALYSIS, "gemini", "void_core.analysis.gemini:GeminiAnalyzer"),
+    EngineEntry(_K.ANALYSIS, "gemini", "void_core.analysis.gemini:GeminiAnalyzer",
+                external_api="gemini-api"),
     EngineEntry(_K.REFINE, "flow", "void_core.refine.flow:FlowRefiner"),
     EngineEntry(_K.REFINE, "none", None),
     EngineEntry(_K.REFINE, "void-pass2", "void_core.inpaint.void.pass2_hook:VoidPass2",
@@ -281,8 +285,13 @@ def runs_inside(kind: EngineKind | str, name: str) -> str | None:
     return entry(kind, name).runs_inside
 
 
+def external_api(kind: EngineKind | str, name: str) -> str | None:
+    """The concurrency limit (`gemini-api`) a stage using this engine takes a slot of, if any."""
+    return entry(kind, name).external_api
+
+
 __all__ = ["ENGINES", "Analyzer", "Engine", "EngineEntry", "EngineNotFoundError",
            "EngineSettingError", "Inpainter", "ObjectSegmenter", "Refiner", "Segmenter",
-           "check_settings", "create_engine", "describe", "entry",
+           "check_settings", "create_engine", "describe", "entry", "external_api",
            "model_checksums", "model_loads", "names", "resources", "runs_inside",
            "segments_objects", "setting_names", "shared_engine"]

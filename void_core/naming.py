@@ -1,7 +1,8 @@
 """Every file and folder name void-farm writes or looks for, and the one sanitiser.
 
     OUT/<shot>/<shot>.<frame>.exr          the clean plates (`exr_pattern`, `exr_frame`)
-    OUT/qc/<shot>_preview.mp4, _contact.png  QC (`qc_preview`, `qc_contact_sheet`)
+    OUT/qc/<shot>_preview.mp4, _contact.png, _strip.jpg  QC (`qc_preview`, `qc_contact_sheet`,
+                                           `qc_strip`)
     OUT/.void-work/<shot>/                 a shot's work folder: owner.lock, prompt.json, points.json,
                                            black_mask.mp4, vlm_analysis.json, quadmask_0.mp4,
                                            affected_objects/, source/ (a staged clip)
@@ -119,6 +120,11 @@ def qc_preview(out_root: Path, shot: str) -> Path:
 
 def qc_contact_sheet(out_root: Path, shot: str) -> Path:
     return qc_dir(out_root) / f"{shot}_contact.png"
+
+
+def qc_strip(out_root: Path, shot: str) -> Path:
+    """The small before | overlay | after JPEG the QC artifact embeds."""
+    return qc_dir(out_root) / f"{shot}_strip.jpg"
 
 
 def lineage_db(out_root: Path) -> Path:

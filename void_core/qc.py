@@ -1,5 +1,6 @@
-"""Quick looks for people: before | quadmask overlay | after, as a preview MP4 or a contact
-sheet PNG.
+"""Quick looks for people: before | quadmask overlay | after, as a preview MP4, a contact
+sheet PNG, or a small JPEG strip meant to be embedded in a web page (the Prefect UI's QC
+artifact shows it inline as a data URI, so it is bounded in bytes).
 
 The "after" panel is read back from the written EXRs, so the picture shows what was delivered,
 not what the engine meant to write; it is converted from scene-linear to display with the
@@ -38,6 +39,8 @@ PANEL_LABELS = ("before", "mask", "after")
 SHEET_LABEL_HEIGHT = 20  # the bar above each contact-sheet row that names its frame
 PREVIEW_CRF = 18  # visually clean at a third of the size of the library's default
 DEFAULT_RATE = Fraction(24)  # only when neither the plate, the caller nor the EXRs give one
+STRIP_MAX_BYTES = 112_000  # so its base64 in the QC artifact stays under 150 kB per shot
+STRIP_QUALITIES = (85, 70, 55, 40)  # tried in turn, then the strip is halved in size
 
 _RED, _YELLOW = (255, 32, 32), (255, 215, 0)
 # Primary (and primary over affected) red, affected yellow.
@@ -119,6 +122,46 @@ def write_contact_sheet(plate_path: Path, quadmask_path: Path, exr_dir: Path, ou
         if index >= picks[-1]:
             break  # nothing later is shown: stop decoding
     return _write_png(Path(out_path), np.concatenate(rows, axis=0))
+
+
+def write_qc_strip(plate_path: Path, quadmask_path: Path, exr_dir: Path, out_path: Path, *,
+                   count: int = 3, panel_width: int = 256, max_bytes: int = STRIP_MAX_BYTES,
+                   transfer: Transfer | str | None = None) -> Path:
+    """A JPEG of `count` evenly spaced frames, one before | overlay | after row each (as the
+    contact sheet), panels `panel_width` wide (the plate's width if smaller), at most
+    `max_bytes`: quality drops first, then the panels shrink.
+
+    Raises as `write_qc_preview`; ValueError when even 64-pixel panels do not fit `max_bytes`.
+    """
+    if count < 1 or panel_width < 1 or max_bytes < 1:
+        raise ValueError(f"count, panel_width and max_bytes must be positive, got {count}, "
+                         f"{panel_width}, {max_bytes}")
+    sources = _open_sources(plate_path, quadmask_path, exr_dir, transfer, None)
+    width = min(panel_width, sources.width)  # never larger than the plate
+    size = (width, max(1, round(sources.height * width / sources.width)))
+    picks = sample_indices(sources.frame_count, count)
+    rows = []
+    for index, (number, raw, quad, exr_path) in enumerate(sources.frames()):
+        if index in picks:
+            rows.append(_sheet_row(number, sources.panels(raw, quad, exr_path, size)))
+        if index >= picks[-1]:
+            break
+    return _write_bounded_jpeg(Path(out_path), np.concatenate(rows, axis=0), max_bytes)
+
+
+def _write_bounded_jpeg(path: Path, rgb: np.ndarray, max_bytes: int) -> Path:
+    image = np.ascontiguousarray(rgb[:, :, ::-1])
+    while True:
+        for quality in STRIP_QUALITIES:
+            ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not ok:
+                raise MediaError(path, "cannot encode the QC strip as JPEG")
+            if encoded.size <= max_bytes:
+                return _write_atomically(path, encoded.tobytes())
+        if image.shape[1] < 3 * 64:
+            raise ValueError(f"a QC strip cannot fit {max_bytes} bytes")
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2),
+                           interpolation=cv2.INTER_AREA)
 
 
 def preview_panel_size(width: int, height: int, max_width: int) -> tuple[int, int]:
@@ -278,10 +321,14 @@ def _write_png(path: Path, rgb: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
     if not ok:
         raise MediaError(path, "cannot encode the contact sheet as PNG")
+    return _write_atomically(path, encoded.tobytes())
+
+
+def _write_atomically(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
     try:
-        temporary.write_bytes(encoded.tobytes())
+        temporary.write_bytes(data)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -166,6 +166,10 @@ class StageRun(Base):
     finished: Mapped[datetime | None]
     seconds: Mapped[float | None]
     worker: Mapped[str | None]
+    # Where the attempt ran: Ray node, host, GPU (None outside Ray / without a GPU).
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    gpu_name: Mapped[str | None] = mapped_column(String(255))
     prefect_task_run_id: Mapped[str | None] = mapped_column(String(64))
     # A skipped stage points at the completed stage run whose outputs it reused.
     reused_from_id: Mapped[str | None] = mapped_column(ForeignKey("stage_run.id"))

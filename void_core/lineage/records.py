@@ -78,6 +78,9 @@ class StageRecord:
     worker: str | None
     prefect_task_run_id: str | None
     reused_from_id: str | None
+    node_id: str | None = None
+    hostname: str | None = None
+    gpu_name: str | None = None
     artifacts: tuple[ArtifactRecord, ...] = ()
 
     @property

@@ -206,13 +206,15 @@ class LineageStore:
     def start_stage(self, shot_id: str, stage: str, *, identity: str, engine: str,
                     engine_version: str | None = None, settings: Mapping[str, Any] | None = None,
                     model_checksums: Mapping[str, str] | None = None, worker: str | None = None,
-                    prefect_task_run_id: str | None = None, attempt: int | None = None) -> str:
+                    prefect_task_run_id: str | None = None, attempt: int | None = None,
+                    place: Mapping[str, str | None] | None = None) -> str:
         """Record a stage attempt as started; return its id.
 
         Args:
             identity: digest of the stage's inputs (media digest, mask inputs, engine name,
                 version and settings, model checksums); what `find_completed_stage` looks up.
             attempt: 1-based; by default one more than the shot's earlier rows for this stage.
+            place: where the attempt runs: `node_id`, `hostname`, `gpu_name` (each optional).
         """
         _check_choice("stage", stage, STAGES)
         with self._transaction() as session:
@@ -223,7 +225,8 @@ class LineageStore:
                            model_checksums=scrub_settings(model_checksums),
                            status=StageStatus.RUNNING,
                            attempt=attempt, started=utc_now(), worker=worker,
-                           prefect_task_run_id=_optional_str(prefect_task_run_id))
+                           prefect_task_run_id=_optional_str(prefect_task_run_id),
+                           **_place_columns(place))
             session.add(row)
             session.flush()
             return row.id
@@ -260,7 +263,8 @@ class LineageStore:
         return self._insert(row)
 
     def record_skip(self, shot_id: str, reused: StageRecord, *, worker: str | None = None,
-                    prefect_task_run_id: str | None = None) -> str:
+                    prefect_task_run_id: str | None = None,
+                    place: Mapping[str, str | None] | None = None) -> str:
         """Record that a shot's stage was skipped because `reused` already produced its outputs."""
         with self._transaction() as session:
             row = StageRun(shot_id=shot_id, stage=reused.stage, identity=reused.identity,
@@ -270,7 +274,7 @@ class LineageStore:
                            attempt=1 + _count_attempts(session, shot_id, reused.stage),
                            started=utc_now(), seconds=0.0, worker=worker,
                            prefect_task_run_id=_optional_str(prefect_task_run_id),
-                           reused_from_id=reused.id)
+                           reused_from_id=reused.id, **_place_columns(place))
             row.finished = row.started
             session.add(row)
             session.flush()
@@ -393,6 +397,18 @@ def _abandon_reason(run: Run, now) -> str:
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise LineageError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}")
+
+
+PLACE_COLUMNS = ("node_id", "hostname", "gpu_name")
+
+
+def _place_columns(place: Mapping[str, str | None] | None) -> dict[str, str | None]:
+    """A stage run's placement columns; unknown keys are a bug in the caller."""
+    place = dict(place or {})
+    unknown = set(place) - set(PLACE_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown placement fields {sorted(unknown)}; use {PLACE_COLUMNS}")
+    return {column: _optional_str(place.get(column)) for column in PLACE_COLUMNS}
 
 
 def _optional_str(value: Any) -> str | None:

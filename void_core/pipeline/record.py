@@ -26,7 +26,7 @@ from void_core.lineage.files import stamp_artifact
 from void_core.media.plate import Plate
 from void_core.ownership import Claims, Owner
 from void_core.pipeline.state import (
-    ORCHESTRATOR_TASK_ID, RunSettings, ShotPlan, ShotRequest, ShotState, StageReport,
+    ORCHESTRATOR_TASK_ID, RunSettings, ShotPlan, ShotRequest, ShotState, StageReport, current_place,
 )
 from void_core.vocabulary import EngineKind, RunStatus, Stage, StageStatus
 
@@ -60,6 +60,7 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
     name = instance.name if instance is not None else str(stage)
     if engine is not None and checksums is None:
         checksums = model_checksums(*engine)
+    place = current_place()
     with open_store(settings.lineage_url) as store:
         shot_id = state.plan.shot_id or _adopt_shot(store, settings, state)
         store.fail_unfinished_stages(shot_id, stage, "attempt lost: its worker stopped before "
@@ -67,14 +68,15 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
         reusable = None if settings.force else store.find_completed_stage(identity)
         if reusable is not None and _same_files(reusable, artifacts):
             store.record_skip(shot_id, reusable, worker=_worker(),
-                              prefect_task_run_id=ORCHESTRATOR_TASK_ID.get())
-            return StageReport(stage, StageStatus.SKIPPED, 0.0, name)
+                              prefect_task_run_id=ORCHESTRATOR_TASK_ID.get(),
+                              place=place.columns())
+            return StageReport(stage, StageStatus.SKIPPED, 0.0, name, where=place.label)
         stage_id = store.start_stage(
             shot_id, stage, identity=identity, engine=name,
             engine_version=instance.version if instance is not None else None,
             settings=settings_record or ({"engine": describe(instance)} if instance else None),
             model_checksums=checksums, worker=_worker(),
-            prefect_task_run_id=ORCHESTRATOR_TASK_ID.get())
+            prefect_task_run_id=ORCHESTRATOR_TASK_ID.get(), place=place.columns())
     started = time.perf_counter()
     try:
         notes = run()
@@ -93,7 +95,8 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
                                   frame_last=last, bytes=_size(path),
                                   files=stamp_artifact(resolved, first, last))
         store.finish_stage(stage_id, StageStatus.SUCCEEDED, seconds=seconds)
-    return StageReport(stage, StageStatus.SUCCEEDED, seconds, name, tuple(notes))
+    return StageReport(stage, StageStatus.SUCCEEDED, seconds, name, tuple(notes),
+                       where=place.label)
 
 
 @contextmanager

@@ -37,11 +37,12 @@ from void_core.pipeline.render import (
 )
 from void_core.pipeline.state import (
     ORCHESTRATOR_TASK_ID, ProgressCallback, RunSettings, ShotInputs, ShotPlan, ShotRequest,
-    ShotState, StageReport, work_dir,
+    ShotState, StageReport, current_place, work_dir,
 )
 from void_core.vocabulary import STAGE_ORDER, EngineKind, Stage, StageStatus
 
-QC_VERSION = "1"
+QC_VERSION = "2"  # 2: the embedded JPEG strip
+DEFAULT_TASK_RESOURCES = {"num_cpus": 1}  # a stage without an engine of its own
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ def ingest(settings: RunSettings, state: ShotState) -> ShotState:
     notes = () if whole else (f"clip is frames {first}..{first + plan.frame_count - 1} of the "
                               f"media's {info.frame_count}: staged as {plate.name}",)
     report = StageReport(Stage.INGEST, StageStatus.SUCCEEDED, time.perf_counter() - started,
-                         notes=notes)
+                         notes=notes, where=current_place().label)
     return state.with_report(report, plate=plate, plate_digest=file_digest(plate),
                              points=points, quadmask=provided)
 
@@ -262,12 +263,14 @@ def inpaint(settings: RunSettings, state: ShotState, *, engine=None,
 
 
 def qc(settings: RunSettings, state: ShotState) -> ShotState:
-    """A before | quadmask | after preview MP4 and a contact sheet PNG beside the EXRs."""
-    from void_core.qc import write_contact_sheet, write_qc_preview
+    """A before | quadmask | after preview MP4, a contact sheet PNG and a small JPEG strip (for
+    the QC artifact) in OUT/qc/."""
+    from void_core.qc import write_contact_sheet, write_qc_preview, write_qc_strip
 
     name = state.plan.name
     preview = naming.qc_preview(settings.out_root, name)
     sheet = naming.qc_contact_sheet(settings.out_root, name)
+    strip = naming.qc_strip(settings.out_root, name)
     exr_first = naming.exr_frame(state.exr_dir, name, state.plan.first_frame)
     identity = digest_of({"stage": "qc", "version": QC_VERSION, "plate": state.plate_digest,
                           "mask": file_digest(state.quadmask), "exr": stamp(exr_first),
@@ -277,11 +280,13 @@ def qc(settings: RunSettings, state: ShotState) -> ShotState:
         naming.qc_dir(settings.out_root).mkdir(parents=True, exist_ok=True)
         write_qc_preview(state.plate, state.quadmask, state.exr_dir, preview, rate=state.plan.rate)
         write_contact_sheet(state.plate, state.quadmask, state.exr_dir, sheet)
+        write_qc_strip(state.plate, state.quadmask, state.exr_dir, strip)
         return []
 
     report = recorded(settings, state, Stage.QC, identity, None, run,
-                      artifacts=[("preview", preview), ("contact_sheet", sheet)])
-    return state.with_report(report, preview=preview, contact_sheet=sheet)
+                      artifacts=[("preview", preview), ("contact_sheet", sheet),
+                                 ("preview", strip)])
+    return state.with_report(report, preview=preview, contact_sheet=sheet, qc_strip=strip)
 
 
 def check_plan(settings: RunSettings, plan: ShotPlan) -> None:

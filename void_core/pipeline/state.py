@@ -7,6 +7,8 @@ it to another process or machine between stages; pixels never travel.
 from __future__ import annotations
 
 import os
+import socket
+import sys
 import uuid
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
@@ -22,6 +24,52 @@ from void_core.vocabulary import RunKind, Stage, StageStatus
 
 # Set by an orchestrator around a stage call, so stage runs point at their Prefect task run.
 ORCHESTRATOR_TASK_ID: ContextVar[str | None] = ContextVar("void_farm_task_run_id", default=None)
+
+
+@dataclass(frozen=True)
+class WorkerPlace:
+    """Where a stage runs: the orchestrator's node id (Ray's), the host, the GPU it was given."""
+
+    node_id: str | None = None
+    hostname: str | None = None
+    gpu_name: str | None = None
+
+    def columns(self) -> dict[str, str | None]:
+        return {"node_id": self.node_id, "hostname": self.hostname, "gpu_name": self.gpu_name}
+
+    @property
+    def label(self) -> str:
+        """`render02 (node 3f2a9c1d, NVIDIA A100)`: how reports and the QC table show it."""
+        extras = [f"node {self.node_id[:8]}"] if self.node_id else []
+        extras += [self.gpu_name] if self.gpu_name else []
+        host = self.hostname or "?"
+        return f"{host} ({', '.join(extras)})" if extras else host
+
+
+# Set by an orchestrator around a stage call (node id and GPU come from its scheduler);
+# None: this process, no node id, the GPU as torch sees it.
+ORCHESTRATOR_PLACE: ContextVar[WorkerPlace | None] = ContextVar("void_farm_place", default=None)
+
+
+def current_place() -> WorkerPlace:
+    """Where this stage runs, with this machine's host name."""
+    given = ORCHESTRATOR_PLACE.get() or WorkerPlace(gpu_name=gpu_label(None))
+    return replace(given, hostname=given.hostname or socket.gethostname())
+
+
+def gpu_label(device_ids: list[str] | None) -> str | None:
+    """The GPU(s) a stage was given: their names when torch (already imported) sees CUDA, else
+    the scheduler's device ids; None for no GPU. `device_ids` None: whatever torch sees."""
+    torch = sys.modules.get("torch")  # never import torch just to ask
+    if torch is not None and torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        indices = range(count) if device_ids is None else range(min(len(device_ids), count))
+        names = [torch.cuda.get_device_name(index) for index in indices]
+        if names:
+            return ", ".join(names)
+    if device_ids:
+        return "GPU " + ",".join(str(device) for device in device_ids)
+    return None
 DEFAULT_START_FRAME = 1001
 
 
@@ -134,6 +182,7 @@ class StageReport:
     seconds: float
     engine: str | None = None
     notes: tuple[str, ...] = ()
+    where: str | None = None  # WorkerPlace.label of the process that ran (or skipped) it
 
 
 @dataclass(frozen=True)
@@ -151,6 +200,7 @@ class ShotState:
     frames: int = 0
     preview: Path | None = None
     contact_sheet: Path | None = None
+    qc_strip: Path | None = None
     reports: tuple[StageReport, ...] = ()
     result: ShotResult | None = None  # the frame loop's, when this process ran it
 

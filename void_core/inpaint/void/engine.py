@@ -198,8 +198,12 @@ class VoidInpainter:
         return VoidPass2(self.model_dir, keep_on_device=self.memory_mode == "full", **dict(pass2))
 
     def resources(self) -> dict:
-        """What a scheduler must reserve: a GPU, unless the engine was set to run on the CPU."""
-        return {"num_gpus": 1} if self.device.startswith("cuda") else {"num_cpus": 1}
+        """What a scheduler must reserve: a GPU of the `void_gpu` class (40 GB or more, as the
+        farm's nodes declare it), unless the engine was set to run on the CPU. A farm's
+        `[ray.resources] inpaint` replaces the class."""
+        if self.device.startswith("cuda"):
+            return {"num_gpus": 1, "resources": {GPU_CLASS: 1}}
+        return {"num_cpus": 1}
 
     def model_checksums(self) -> dict[str, str]:
         """sha256 of every file pass 1 reads from the model directory (cached on disk)."""
@@ -475,6 +479,9 @@ def _spatial_unit(root: Path) -> int:
     except (OSError, ValueError, KeyError, TypeError):
         raise InputError(root, "unreadable vae/ or transformer/ config.json",
                          f"run `void-farm models check {root}`") from None
+
+
+GPU_CLASS = "void_gpu"  # the Ray custom resource infra/ray/ray-node.sh declares on big GPUs
 
 
 def _default_device() -> str:
