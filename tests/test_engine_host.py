@@ -36,7 +36,7 @@ def test_only_gpu_engines_are_resident_unless_forced(tmp_path):
     assert not is_resident("inpaint", classical, None)
     assert not is_resident("masking", classical, None)
     assert is_resident("inpaint", classical, True) and is_resident("masking", classical, True)
-    assert not is_resident("analysis", classical, True)  # no resident engine for that stage
+    assert not is_resident("analysis", classical, True)  # heuristic: no model to keep
     checkpoint = tmp_path / "sam2.pt"
     checkpoint.write_bytes(b"not loaded: resources() does not read it")
     sam2_on_cuda = settings(tmp_path, masker="sam2", masker_settings={
@@ -58,8 +58,8 @@ def test_host_names_differ_per_stage_run_and_engine_settings(tmp_path):
 def test_stages_without_resident_engines_are_refused(tmp_path):
     from tasks.engine_host import stage_engine
 
-    with pytest.raises(ValueError, match="analysis"):
-        stage_engine("analysis", settings(tmp_path))
+    with pytest.raises(ValueError, match="qc"):
+        stage_engine("qc", settings(tmp_path))
 
 
 def test_a_run_places_its_stages_once(tmp_path):

@@ -21,7 +21,7 @@ from fake_gemini import FakeGemini, Reply, error_body, success_body
 from void_core import quadmask
 from void_core.analysis import Analysis, GeminiAnalyzer, grey_frame
 from void_core.analysis.gemini import DEFAULT_MODEL
-from void_core.analysis.gemini_schema import ReplyAnalysis, fit_to_shot
+from void_core.analysis.vlm_schema import ReplyAnalysis, fit_to_shot
 from void_core.analysis.masks import cell_edges, grid_cells
 from void_core.errors import AnalysisError, EngineNotFoundError, MaskError
 from conftest import quadmask_from_clicks
