@@ -137,3 +137,19 @@ def quadmask_from_clicks(plate: Path, prompts, out_root: Path, *, name: str = "w
                            analyzer_settings=analyzer_settings or {},
                            stages=(Stage.INGEST, Stage.MASKING, Stage.ANALYSIS))
     return run_shot(settings, plan)
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory) -> Path:
+    """A tiny random-weight Qwen3-VL folder (`void-farm models make-tiny-vlm`), made once."""
+    from void_core.analysis.local_vlm.tiny import make_tiny_vlm_dir
+
+    return make_tiny_vlm_dir(tmp_path_factory.mktemp("vlm") / "qwen3-vl-tiny")
+
+
+# The local-vlm settings that make the tiny model answer in seconds on a shared CPU: small
+# pictures, short texts, one torch thread, sampling (greedy decoding of random weights fills
+# every list to its bound).
+TINY_VLM_SETTINGS = {"sample_frames": 3, "image_width": 128, "clip_frames": 4,
+                     "clip_width": 128, "max_text_chars": 8, "temperature": 1.0,
+                     "cpu_threads": 1, "device": "cpu"}
