@@ -85,3 +85,29 @@ def test_a_run_places_its_stages_once(tmp_path):
     assert sam2_on_cuda.task_resources["analysis"] == {"num_cpus": 0.1}
     assert sam2_on_cuda.task_resources["inpaint"] == {"num_cpus": 1}
     assert sam2_on_cuda.gpus_held() == {"masking": 1}
+
+
+def test_an_analyzer_with_a_model_gets_a_host_of_its_own(tmp_path, tiny_vlm):
+    from tasks.engine_host import place_stages
+
+    vlm = {"analyzer": "local-vlm", "analyzer_settings": {"model_dir": str(tiny_vlm)}}
+    on_cpu = place_stages(settings(tmp_path, **vlm), None)
+    assert on_cpu.hosts == ()  # a CPU model is resident only when asked
+    forced = place_stages(settings(tmp_path, **vlm), True)
+    assert forced.hosts == ("masking", "analysis", "inpaint")
+    assert forced.forwarded == {"masking", "analysis", "inpaint"}
+
+    on_gpu = {"analyzer": "local-vlm",
+              "analyzer_settings": {"model_dir": str(tiny_vlm), "device": "cuda"}}
+    gpu = place_stages(settings(tmp_path, **on_gpu), None)
+    assert gpu.hosts == ("analysis",) and gpu.gpus_held() == {"analysis": 1}
+    assert gpu.task_resources["analysis"] == {"num_cpus": 0.1}
+
+    checkpoint = tmp_path / "sam2.pt"
+    checkpoint.write_bytes(b"not loaded: placing reads no weights")
+    with_sam2 = place_stages(settings(tmp_path, **on_gpu, masker="sam2", masker_settings={
+        "config": "configs/sam2.1/sam2.1_hiera_t.yaml", "checkpoint": str(checkpoint),
+        "device": "cuda"}), None)
+    # the analysis host runs the VLM and segments the affected objects on the same GPU
+    assert with_sam2.hosts == ("masking", "analysis")
+    assert with_sam2.declared["analysis"] == {"num_gpus": 1, "num_cpus": 1}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
@@ -14,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_VLM_SETTINGS, quadmask_from_clicks
+from conftest import (TINY_VLM_SETTINGS, PushScene, push_scene_with_black_mask,
+                      quadmask_from_clicks)
 from void_core import quadmask
 from void_core.analysis import grey_frame, read_analysis, write_quadmask
 from void_core.analysis.local_vlm.check import check_vlm_dir, folder_checksums
@@ -26,39 +26,33 @@ from void_core.analysis.vlm_schema import ReplyAnalysis, decoding_schema
 from void_core.engines import create_engine
 from void_core.errors import InputError
 from void_core.masking import read_points_json
-from void_core.media.encode import write_mask_video
 from void_core.media.masks import QuadmaskReader
 from void_core.media.plate import open_plate
 from void_core.pipeline.stages import _empty_analysis_notes
-from void_core.synth import SceneSpec, write_scene
 
 W, H, FRAMES = 224, 128, 12  # VOID's grid: 8 rows x 14 columns
 SHOT = dict(rows=8, cols=14, frame_count=FRAMES, sample_count=3)
 FINDS_SOMETHING, FINDS_NOTHING = 0, 2  # seeds of the tiny model on this scene (see the tests)
 
 
-@dataclass(frozen=True)
-class Scene:
-    folder: Path
-    video: Path
-    black: Path
-
-
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory) -> Scene:
-    folder = tmp_path_factory.mktemp("vlm_scene")
-    spec = SceneSpec(name="push", width=W, height=H, frames=FRAMES, background="procedural",
-                     shadow=False, push=True, seed=3)
-    info = write_scene(spec, folder)
-    black = [np.where(quadmask.primary(q), 0, 255).astype(np.uint8)
-             for q in QuadmaskReader(info.mask).frames()]
-    write_mask_video(folder / "black.mp4", black, spec.fps)
-    return Scene(folder, info.video, folder / "black.mp4")
+def scene(tmp_path_factory) -> PushScene:
+    return push_scene_with_black_mask(tmp_path_factory.mktemp("vlm_scene"), W, H, FRAMES)
 
 
 @pytest.fixture(scope="module")
 def analyzer(tiny_vlm, one_torch_thread) -> LocalVlmAnalyzer:
     return LocalVlmAnalyzer(model_dir=tiny_vlm, **TINY_VLM_SETTINGS)
+
+
+def clicked_and_analysed(scene: PushScene, model: Path, out: Path, *, seed: int):
+    """The scene's click through the pipeline's masking and analysis stages, with the tiny VLM
+    answering with `seed`."""
+    prompts = read_points_json(scene.folder / "points.json")
+    return quadmask_from_clicks(scene.video, prompts, out, instruction="remove the ball",
+                                analyzer="local-vlm",
+                                analyzer_settings={"model_dir": str(model), "seed": seed,
+                                                   **TINY_VLM_SETTINGS})
 
 
 # --- the folder ----------------------------------------------------------------------------------
@@ -189,12 +183,7 @@ def test_settings_resources_and_checksums(analyzer, tiny_vlm):
 def test_the_analysis_flows_into_the_grey_mask_and_quadmask_as_geminis(tiny_vlm, scene,
                                                                        tmp_path,
                                                                        one_torch_thread):
-    prompts = read_points_json(scene.folder / "points.json")
-    state = quadmask_from_clicks(scene.video, prompts, tmp_path, instruction="remove the ball",
-                                 analyzer="local-vlm",
-                                 analyzer_settings={"model_dir": str(tiny_vlm),
-                                                    "seed": FINDS_SOMETHING,
-                                                    **TINY_VLM_SETTINGS})
+    state = clicked_and_analysed(scene, tiny_vlm, tmp_path, seed=FINDS_SOMETHING)
     report = state.report("analysis")
     assert report.engine == "local-vlm" and report.status == "succeeded"
     saved = read_analysis(state.analysis)
@@ -218,12 +207,7 @@ def test_the_analysis_flows_into_the_grey_mask_and_quadmask_as_geminis(tiny_vlm,
 
 def test_an_analysis_that_finds_nothing_is_reported_as_such(tiny_vlm, scene, tmp_path,
                                                            one_torch_thread):
-    prompts = read_points_json(scene.folder / "points.json")
-    state = quadmask_from_clicks(scene.video, prompts, tmp_path, instruction="remove the ball",
-                                 analyzer="local-vlm",
-                                 analyzer_settings={"model_dir": str(tiny_vlm),
-                                                    "seed": FINDS_NOTHING,
-                                                    **TINY_VLM_SETTINGS})
+    state = clicked_and_analysed(scene, tiny_vlm, tmp_path, seed=FINDS_NOTHING)
     saved = read_analysis(state.analysis)
     assert not saved.affected_objects and not saved.integral_belongings
     assert "local-vlm found nothing the object affected: the quadmask holds the object alone" \

@@ -25,6 +25,13 @@ class ModelDirProblem(ValueError):
     """A header or config that cannot be used; the message is one line naming the file."""
 
 
+def folder_problem(root: Path) -> str | None:
+    """Why `root` cannot be a model folder (missing, not a folder), or None."""
+    if root.is_dir():
+        return None
+    return f"{root}: {'is not a folder' if root.exists() else 'not found'}"
+
+
 def read_json(path: Path) -> dict:
     if not path.is_file():
         raise ModelDirProblem(f"{path}: missing")
@@ -161,5 +168,6 @@ def _write_cache(root: Path, entries: dict) -> None:
             pass
 
 
-__all__ = ["CHECKSUM_CACHE", "ModelDirProblem", "element_count", "file_checksums", "read_json",
+__all__ = ["CHECKSUM_CACHE", "ModelDirProblem", "element_count", "file_checksums",
+           "folder_problem", "read_json",
            "read_safetensors_header", "read_weights"]

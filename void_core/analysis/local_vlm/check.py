@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from void_core.analysis.local_vlm.families import BY_MODEL_TYPE, FAMILIES
-from void_core.model_files import (ModelDirProblem, element_count, file_checksums, read_json,
-                                   read_weights)
+from void_core.model_files import (ModelDirProblem, element_count, file_checksums,
+                                   folder_problem, read_json, read_weights)
 
 PROCESSOR_FILES = ("processor_config.json", "preprocessor_config.json")
 TOKENIZER_FILES = (("tokenizer.json",), ("vocab.json", "merges.txt"))
@@ -79,8 +79,9 @@ def check_vlm_dir(directory: str | Path, *, checksums: bool = True) -> VlmDirRep
     """Validate a VLM folder (see the module docstring); never raises for bad content."""
     root = Path(directory)
     report = VlmDirReport(path=root)
-    if not root.is_dir():
-        report.problems.append(f"{root}: {'is not a folder' if root.exists() else 'not found'}")
+    missing = folder_problem(root)
+    if missing:
+        report.problems.append(missing)
         return report
     try:
         config = read_json(root / "config.json")

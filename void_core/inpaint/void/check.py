@@ -30,7 +30,7 @@ from void_core.inpaint.void.load import VOID_IN_CHANNELS
 from void_core.inpaint.void.text import MAX_SEQUENCE_LENGTH, PROMPT_EMBEDS_FILE
 # The file readers moved to model_files; their names stay importable from here.
 from void_core.model_files import (CHECKSUM_CACHE, ModelDirProblem,  # noqa: F401
-                                   element_count, file_checksums, read_json,
+                                   element_count, file_checksums, folder_problem, read_json,
                                    read_safetensors_header, read_weights)
 
 DEFAULTS_FILE = "void_farm_model.json"
@@ -75,8 +75,9 @@ def check_model_dir(directory: str | Path, *, checksums: bool = True) -> ModelDi
     """Validate a VOID model directory (see the module docstring); never raises for bad content."""
     root = Path(directory)
     report = ModelDirReport(path=root)
-    if not root.is_dir():
-        report.problems.append(f"{root}: {'is not a folder' if root.exists() else 'not found'}")
+    missing = folder_problem(root)
+    if missing:
+        report.problems.append(missing)
         return report
     transformer = _component(report, root, "transformer", "config.json", "diffusion_pytorch_model")
     vae = _component(report, root, "vae", "config.json", "diffusion_pytorch_model")
