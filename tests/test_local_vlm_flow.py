@@ -4,7 +4,7 @@ Two synthetic shots through the real Prefect flow on a real local Ray; the tiny 
 runs in the run's analysis host. Every process of the run (this one, Ray's workers and the
 host actor, which inherit the environment when Ray starts) imports a `sitecustomize` that
 refuses any connect to an address outside the loopback range and writes it down; the test
-reads that record at the end. Slow (Ray and Prefect start, the model loads): `make test-slow`.
+reads that record at the end (Ray's own start-up probe of the cloud metadata address aside). Slow (Ray and Prefect start, the model loads): `make test-slow`.
 """
 
 from __future__ import annotations
@@ -146,6 +146,14 @@ def test_run_with_the_local_vlm_loads_it_once_records_it_and_stays_offline(
         assert settings["engine"][0] == "local-vlm"
         assert settings["engine"][2]["model_dir"] == str(tiny_vlm)
 
-    refused = [line for line in guarded_ray.read_text().splitlines() if " tcp " in line]
+    refused = [line for line in guarded_ray.read_text().splitlines()
+               if " tcp " in line and not _rays_cloud_probe(line)]
     assert refused == [], "the run tried to reach the network: " + "; ".join(refused[:5])
-    print(guarded_ray.read_text(), file=sys.stderr)  # UDP route probes, if any, for the log
+    print(guarded_ray.read_text(), file=sys.stderr)  # what was refused, for the log
+
+
+def _rays_cloud_probe(line: str) -> bool:
+    """Ray's dashboard asks the cloud metadata address which cloud it runs on when it starts,
+    before it reads RAY_USAGE_STATS_ENABLED (ray 2.60, usage_stats_head.run); refused, Ray goes
+    on. Not the run's doing, and the only connect this test lets pass unremarked."""
+    return "('169.254.169.254', 80)" in line and "ray/dashboard/dashboard.py" in line
