@@ -1,10 +1,11 @@
 """Engines that keep a model resident: one Ray actor per (run, stage) serves shot after shot.
 
 Loading VOID's transformer takes tens of seconds, SAM2's a few, a local VLM's as much as
-VOID's; an `EngineHost` creates its engine once, then runs that stage for every shot sent to it. The actor asks Ray for the engine's
-resources (`num_gpus` for GPU engines), so on a cluster it lands on a GPU node. The flow creates
-the hosts before it submits shots and holds their handles for the run (the driver owns them, so
-they live exactly as long as the run); the stage tasks find them by name.
+VOID's; an `EngineHost` creates its engine once, then runs that stage for every shot sent to
+it. The actor asks Ray for the engine's resources (`num_gpus` for GPU engines), so on a
+cluster it lands on a GPU node. The flow creates the hosts before it submits shots and holds
+their handles for the run (the driver owns them, so they live exactly as long as the run); the
+stage tasks find them by name.
 """
 
 from __future__ import annotations
@@ -92,10 +93,8 @@ def together(first: dict, second: dict) -> dict:
     """Resources for two engines sharing one process and device: the larger of each amount."""
     merged = {key: max(first.get(key, 0), second.get(key, 0))
               for key in {*first, *second} if key != "resources"}
-    custom = {**first.get("resources", {}), **second.get("resources", {})}
-    for name in custom:
-        custom[name] = max(first.get("resources", {}).get(name, 0),
-                           second.get("resources", {}).get(name, 0))
+    mine, theirs = first.get("resources", {}), second.get("resources", {})
+    custom = {name: max(mine.get(name, 0), theirs.get(name, 0)) for name in {*mine, *theirs}}
     return {**merged, "resources": custom} if custom else merged
 
 
@@ -195,9 +194,9 @@ def find_host(run_settings: stages.RunSettings, stage: str):
 
 def serving_host(run_settings: stages.RunSettings, stage: str):
     """The host that runs `stage`'s forwarded shots: its own, else the one `HOST_OF` names."""
-    if stage == HOST_OF[stage]:
-        return find_host(run_settings, stage)
     try:
         return find_host(run_settings, stage)
     except ValueError:  # no host of its own in this run
+        if HOST_OF[stage] == stage:
+            raise
         return find_host(run_settings, HOST_OF[stage])

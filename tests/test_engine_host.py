@@ -111,3 +111,12 @@ def test_an_analyzer_with_a_model_gets_a_host_of_its_own(tmp_path, tiny_vlm):
     # the analysis host runs the VLM and segments the affected objects on the same GPU
     assert with_sam2.hosts == ("masking", "analysis")
     assert with_sam2.declared["analysis"] == {"num_gpus": 1, "num_cpus": 1}
+
+
+def test_two_engines_in_one_host_ask_for_the_larger_of_each_amount():
+    from tasks.engine_host import together
+
+    assert together({"num_gpus": 1, "num_cpus": 1, "resources": {"void_gpu": 1}},
+                    {"num_gpus": 1, "num_cpus": 2}) == {"num_gpus": 1, "num_cpus": 2,
+                                                        "resources": {"void_gpu": 1}}
+    assert together({"num_cpus": 1}, {"num_cpus": 1}) == {"num_cpus": 1}
