@@ -1,22 +1,23 @@
 """`void-farm run --analyzer local-vlm --config ...` end to end, with the network blocked.
 
-Two synthetic shots through the real Prefect flow on a real local Ray; the tiny random Qwen3-VL
-runs in the run's analysis host. Every process of the run (this one, Ray's workers and the
-host actor, which inherit the environment when Ray starts) imports a `sitecustomize` that
-refuses any connect to an address outside the loopback range and writes it down; the test
-reads that record at the end (Ray's own start-up probe of the cloud metadata address aside). Slow (Ray and Prefect start, the model loads): `make test-slow`.
+Two synthetic shots through the console command in a process of its own (the real Prefect flow
+on the local Ray it starts); the tiny random Qwen3-VL runs in the run's analysis host. Every
+process of the run (the command, Ray's workers and the host actor, which inherit its
+environment) imports a `sitecustomize` that refuses any connect to an address outside the
+loopback range and writes it down; the test reads that record at the end (Ray's own start-up probe of the cloud metadata address aside).
+Slow (Ray and Prefect start, the model loads): `make test-slow`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
 from conftest import TINY_VLM_SETTINGS
 from void_core.analysis.local_vlm.check import folder_checksums
@@ -71,44 +72,25 @@ socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 '''
 
 
-@pytest.fixture(scope="module")
-def guarded_ray(tmp_path_factory):
-    """A local Ray whose every process refuses non-loopback connects; yields the record."""
-    import ray
-
-    from flows.cli_run import prepare_prefect_environment
-    from flows.ray_runner import connect_ray
-
-    folder = tmp_path_factory.mktemp("netguard")
+@pytest.fixture
+def guard(tmp_path) -> tuple[dict, Path]:
+    """The environment of a `void-farm` process whose every descendant refuses non-loopback
+    connects, and the file the refusals are written to."""
+    folder = tmp_path / "netguard"
+    folder.mkdir()
     (folder / "sitecustomize.py").write_text(GUARD)
     record = folder / "refused.log"
     record.touch()
-    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", "VOID_FARM_NET_LOG")}
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(folder), *filter(None, [saved["PYTHONPATH"], str(Path.cwd())])])
-    os.environ["VOID_FARM_NET_LOG"] = str(record)
-    import socket
-
-    originals = socket.socket.connect, socket.socket.connect_ex
-    exec(compile(GUARD, "netguard", "exec"), {"__name__": "netguard"})  # this process too
-    try:
-        prepare_prefect_environment()
-        if ray.is_initialized():
-            ray.shutdown()  # a Ray started without the guard
-        connect_ray(num_cpus=2)
-        yield record
-    finally:
-        ray.shutdown()
-        socket.socket.connect, socket.socket.connect_ex = originals
-        for name, value in saved.items():
-            os.environ.pop(name, None)
-            if value is not None:
-                os.environ[name] = value
+    repository = Path(__file__).resolve().parents[1]
+    path = [str(folder), str(repository), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path)),
+           "VOID_FARM_NET_LOG": str(record), "RAY_ADDRESS": ""}
+    return env, record
 
 
 def test_run_with_the_local_vlm_loads_it_once_records_it_and_stays_offline(
-        guarded_ray, tiny_vlm, tmp_path):
-    from flows.cli import app
+        guard, tiny_vlm, tmp_path):
+    env, record = guard
 
     scenes = [write_scene(SceneSpec(name=f"sh{10 * (i + 1):03d}", width=128, height=80,
                                     frames=8, shadow=True, seed=i),
@@ -121,10 +103,11 @@ def test_run_with_the_local_vlm_loads_it_once_records_it_and_stays_offline(
     config.write_text("[analysis.local-vlm]\n" + "\n".join(lines) + "\n")
     out = tmp_path / "out"
 
-    result = CliRunner().invoke(app, ["run", str(cutlist), "--out", str(out), "--analyzer",
-                                      "local-vlm", "--config", str(config), "--resident",
-                                      "--json"])
-    assert result.exit_code == 0, result.output[-3000:]
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", str(cutlist), "--out", str(out),
+         "--analyzer", "local-vlm", "--config", str(config), "--resident", "--ray-cpus", "2"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     summary = json.loads((out / "reel.summary.json").read_text())
     assert (summary["succeeded"], summary["failed"]) == (2, 0), summary
     assert summary["engine_hosts"]["analysis"] == {"engine": "local-vlm", "shots_served": 2,
@@ -146,10 +129,10 @@ def test_run_with_the_local_vlm_loads_it_once_records_it_and_stays_offline(
         assert settings["engine"][0] == "local-vlm"
         assert settings["engine"][2]["model_dir"] == str(tiny_vlm)
 
-    refused = [line for line in guarded_ray.read_text().splitlines()
+    refused = [line for line in record.read_text().splitlines()
                if " tcp " in line and not _rays_cloud_probe(line)]
     assert refused == [], "the run tried to reach the network: " + "; ".join(refused[:5])
-    print(guarded_ray.read_text(), file=sys.stderr)  # what was refused, for the log
+    print(record.read_text(), file=sys.stderr)  # what was refused, for the log
 
 
 def _rays_cloud_probe(line: str) -> bool:

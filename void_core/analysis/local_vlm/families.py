@@ -56,39 +56,33 @@ def clip_kwargs(indices: Sequence[int], rate: Fraction, frame_count: int) -> dic
     return {"video_metadata": [metadata], "do_sample_frames": False}
 
 
+# Two text layers of width 32 (head_dim 16 = 8 rotary pairs, split 4/2/2 over time, height and
+# width) and a two-block vision tower: about 150 k parameters.
+_TINY_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32768)
+_TINY_VISION = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
+                    spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=32)
+
+
 def _qwen3_vl_tiny(vocab_size: int, ids: dict[str, int]) -> dict:
-    hidden = 32
-    return dict(
-        model_type="qwen3_vl",
-        text_config=dict(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                         head_dim=16, max_position_embeddings=32768,
-                         # head_dim 16 = 8 rotary pairs split over (time, height, width)
-                         rope_parameters={"rope_type": "default", "rope_theta": 500000.0,
-                                          "mrope_section": [4, 2, 2],
-                                          "mrope_interleaved": True}),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                           patch_size=16, spatial_merge_size=2, temporal_patch_size=2,
-                           out_hidden_size=hidden, num_position_embeddings=64,
-                           deepstack_visual_indexes=[1]),
-        **_token_ids(ids))
+    rope = {"rope_type": "default", "rope_theta": 500000.0, "mrope_section": [4, 2, 2],
+            "mrope_interleaved": True}
+    return dict(model_type="qwen3_vl",
+                text_config=dict(_TINY_TEXT, vocab_size=vocab_size, head_dim=16,
+                                 rope_parameters=rope),
+                vision_config=dict(_TINY_VISION, patch_size=16, num_position_embeddings=64,
+                                   deepstack_visual_indexes=[1]),
+                **_token_ids(ids))
 
 
 def _qwen2_5_vl_tiny(vocab_size: int, ids: dict[str, int]) -> dict:
-    hidden = 32
-    return dict(
-        model_type="qwen2_5_vl",
-        text_config=dict(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                         max_position_embeddings=32768, bos_token_id=None,
-                         eos_token_id=ids["<|im_end|>"],
-                         rope_parameters={"rope_type": "default", "rope_theta": 1000000.0,
-                                          "mrope_section": [4, 2, 2]}),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
-                           out_hidden_size=hidden, window_size=56, fullatt_block_indexes=[1],
-                           tokens_per_second=2),
-        **_token_ids(ids))
+    rope = {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [4, 2, 2]}
+    return dict(model_type="qwen2_5_vl",
+                text_config=dict(_TINY_TEXT, vocab_size=vocab_size, bos_token_id=None,
+                                 eos_token_id=ids["<|im_end|>"], rope_parameters=rope),
+                vision_config=dict(_TINY_VISION, patch_size=14, window_size=56,
+                                   fullatt_block_indexes=[1], tokens_per_second=2),
+                **_token_ids(ids))
 
 
 def _token_ids(ids: dict[str, int]) -> dict:
