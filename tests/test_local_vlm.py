@@ -217,3 +217,12 @@ def test_an_analysis_that_finds_nothing_is_reported_as_such(tiny_vlm, scene, tmp
     assert _empty_analysis_notes("x", Analysis()) == [
         "x found nothing the object affected: the quadmask holds the object alone",
         "x gave no scene description: no bg prompt from the analysis"]
+
+
+def test_the_second_family_answers_through_the_same_engine(scene, tmp_path, one_torch_thread):
+    model = make_tiny_vlm_dir(tmp_path / "qwen2.5-vl", family="qwen2.5-vl")
+    analyzer = LocalVlmAnalyzer(model_dir=model, **TINY_VLM_SETTINGS)
+    analysis = analyzer.analyze(open_plate(scene.video), scene.black, "remove the ball")
+    assert analyzer.settings()["family"] == "qwen2.5-vl" and analyzer.load_count == 1
+    assert analysis.edit_instruction == "remove the ball"
+    assert analysis == Analysis.model_validate(analysis.model_dump())
