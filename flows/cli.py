@@ -139,7 +139,8 @@ def shot(
         help="Box around the object, X0,Y0,X1,Y1[@FRAME] (repeatable).", show_default=False)] = None,
     masker: Annotated[str, typer.Option(help="Masking engine for clicks (classical, sam2).")] = "classical",
     analyzer: Annotated[str, typer.Option(
-        help="Analysis engine for what the object affected (heuristic, gemini).")] = "heuristic",
+        help="Analysis engine for what the object affected (heuristic, gemini, "
+             "local-vlm: model_dir from --config).")] = "heuristic",
     refiner: Annotated[str, typer.Option(
         help="Refinement (flow, none; void-pass2 with --engine void).")] = "flow",
     config: Annotated[Path | None, typer.Option(

@@ -49,7 +49,8 @@ def run_command(
     masker: Annotated[str, typer.Option(
         help="Masking engine for clicks (classical, sam2: checkpoint from --config).")] = "classical",
     analyzer: Annotated[str, typer.Option(
-        help="Analysis engine (heuristic, gemini: needs GEMINI_API_KEY).")] = "heuristic",
+        help="Analysis engine (heuristic, gemini: needs GEMINI_API_KEY, "
+             "local-vlm: model_dir from --config).")] = "heuristic",
     db: Annotated[str | None, typer.Option(
         help="Lineage database URL (default: $VOID_FARM_DB, else OUT/void-farm-lineage.db).",
         show_default=False)] = None,

@@ -45,6 +45,9 @@ def connect_ray(address: str | None = None, *, num_cpus: int | None = None) -> d
                                  "and is RAY_AUTH_TOKEN set when the cluster uses token auth?)") from None
         return {"ray": f"attached to {address}"}
     cpus = num_cpus or os.cpu_count() or 1
+    # Ray's usage report probes the cloud metadata address (169.254.169.254) from its dashboard
+    # process; an air-gapped run sends nothing (the farm's nodes: ray-node.sh's flag).
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, **common)
     return {"ray": f"started a local Ray with {cpus} CPUs"}
 

@@ -1,10 +1,11 @@
 """Engines that keep a model resident: one Ray actor per (run, stage) serves shot after shot.
 
-Loading VOID's transformer takes tens of seconds, SAM2's a few; an `EngineHost` creates its
-engine once, then runs that stage for every shot sent to it. The actor asks Ray for the engine's
-resources (`num_gpus` for GPU engines), so on a cluster it lands on a GPU node. The flow creates
-the hosts before it submits shots and holds their handles for the run (the driver owns them, so
-they live exactly as long as the run); the stage tasks find them by name.
+Loading VOID's transformer takes tens of seconds, SAM2's a few, a local VLM's as much as
+VOID's; an `EngineHost` creates its engine once, then runs that stage for every shot sent to
+it. The actor asks Ray for the engine's resources (`num_gpus` for GPU engines), so on a
+cluster it lands on a GPU node. The flow creates the hosts before it submits shots and holds
+their handles for the run (the driver owns them, so they live exactly as long as the run); the
+stage tasks find them by name.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from void_core.pipeline.state import ORCHESTRATOR_PLACE, WorkerPlace, gpu_label
 from void_core.vocabulary import EngineKind
 
 NAMESPACE = "void-farm"
-RESIDENT_STAGES = ("masking", "inpaint")
-# Which host serves a stage: the masking host also runs the analysis stage when its segmenter
-# segments the affected objects (sam2), so that model is loaded once and its GPU accounted for.
+RESIDENT_STAGES = ("masking", "analysis", "inpaint")
+# Which host serves a stage: its own; the analysis stage of an analyzer without a model runs on
+# the masking host when its segmenter segments the affected objects (sam2), so that model is
+# loaded once and its GPU accounted for. An analyzer that loads a model (local-vlm) has a host
+# of its own, which also builds the segmenter it needs.
 HOST_OF = {"masking": "masking", "analysis": "masking", "inpaint": "inpaint"}
 
 
-KIND_OF = {"masking": EngineKind.MASKING, "inpaint": EngineKind.INPAINT}
+KIND_OF = {"masking": EngineKind.MASKING, "analysis": EngineKind.ANALYSIS,
+           "inpaint": EngineKind.INPAINT}
 
 
 def ray_worker_place() -> WorkerPlace | None:
@@ -59,6 +63,9 @@ def stage_engine(stage: str, run_settings: stages.RunSettings):
     if stage == "masking":
         return engines.shared_engine(EngineKind.MASKING, run_settings.masker,
                                      run_settings.masker_settings)
+    if stage == "analysis":
+        return engines.shared_engine(EngineKind.ANALYSIS, run_settings.analyzer,
+                                     run_settings.analyzer_settings)
     raise ValueError(f"no resident engines for stage {stage!r}")
 
 
@@ -72,9 +79,9 @@ class EngineHost:
 
     def run(self, stage: str, run_settings: stages.RunSettings, state: stages.ShotState,
             task_run_id: str | None = None) -> stages.ShotState:
-        if HOST_OF.get(stage) != self.stage:
+        if stage != self.stage and HOST_OF.get(stage) != self.stage:
             raise ValueError(f"the {self.stage} host does not run the {stage} stage")
-        engine = {"segmenter" if stage == "analysis" else "engine": self.engine}
+        engine = {"engine" if stage == self.stage else "segmenter": self.engine}
         with placed(task_run_id):
             result = stages.STAGES[stage](run_settings, state, **engine)
         if stage == self.stage:
@@ -94,8 +101,27 @@ def host_name(run_settings: stages.RunSettings, stage: str) -> str:
 
 
 def engine_resources(stage: str, run_settings: stages.RunSettings) -> dict:
-    """What the stage's engine asks Ray for: `resources()` if it declares them, else one CPU."""
-    return engines.resources(KIND_OF[stage], stage_engine(stage, run_settings))
+    """What the stage's engine asks Ray for: `resources()` if it declares them, else one CPU.
+    An analyzer with a model that works with an object segmenter asks for both together."""
+    own = engines.resources(KIND_OF[stage], stage_engine(stage, run_settings))
+    if stage == "analysis" and analyzer_loads_models(run_settings) and \
+            segments_objects(run_settings):
+        own = together(own, engine_resources("masking", run_settings))
+    return own
+
+
+def together(first: dict, second: dict) -> dict:
+    """Resources for two engines sharing one process and device: the larger of each amount."""
+    merged = {key: max(first.get(key, 0), second.get(key, 0))
+              for key in {*first, *second} if key != "resources"}
+    mine, theirs = first.get("resources", {}), second.get("resources", {})
+    custom = {name: max(mine.get(name, 0), theirs.get(name, 0)) for name in {*mine, *theirs}}
+    return {**merged, "resources": custom} if custom else merged
+
+
+def analyzer_loads_models(run_settings: stages.RunSettings) -> bool:
+    """Whether the run's analyzer loads a model (declared in the engine table)."""
+    return engines.entry(EngineKind.ANALYSIS, run_settings.analyzer).loads_models
 
 
 def segments_objects(run_settings: stages.RunSettings) -> bool:
@@ -109,6 +135,8 @@ def is_resident(stage: str, run_settings: stages.RunSettings, resident: bool | N
     engine's resources when already known."""
     if stage not in RESIDENT_STAGES:
         return False
+    if stage == "analysis" and not analyzer_loads_models(run_settings):
+        return False  # heuristic, gemini: no model to keep
     if resident is not None:
         return resident
     declared = declared if declared is not None else engine_resources(stage, run_settings)
@@ -143,13 +171,14 @@ def place_stages(run_settings: stages.RunSettings, resident: bool | None,
     hosts = tuple(stage for stage in RESIDENT_STAGES
                   if is_resident(stage, run_settings, resident, declared[stage]))
     with_masker = segments_objects(run_settings)
+    borrows_masker = with_masker and not analyzer_loads_models(run_settings)
     own = {stage: with_configured(dict(stages.DEFAULT_TASK_RESOURCES), configured.get(stage))
            for stage in stages.STAGE_ORDER}
     own.update(declared)
-    if with_masker:
+    if borrows_masker:
         own["analysis"] = with_configured(declared["masking"], configured.get("analysis"))
     forwarded = frozenset(stage for stage, host in HOST_OF.items()
-                          if host in hosts and (stage == host or with_masker))
+                          if stage in hosts or (host in hosts and borrows_masker))
     task_resources = {stage: forwarding_resources(own[stage]) if stage in forwarded
                       else own[stage] for stage in stages.STAGE_ORDER}
     return Placement(declared, hosts, forwarded, task_resources)
@@ -204,3 +233,13 @@ def host_report(host) -> dict:
 
 def find_host(run_settings: stages.RunSettings, stage: str):
     return ray.get_actor(host_name(run_settings, stage), namespace=NAMESPACE)
+
+
+def serving_host(run_settings: stages.RunSettings, stage: str):
+    """The host that runs `stage`'s forwarded shots: its own, else the one `HOST_OF` names."""
+    try:
+        return find_host(run_settings, stage)
+    except ValueError:  # no host of its own in this run
+        if HOST_OF[stage] == stage:
+            raise
+        return find_host(run_settings, HOST_OF[stage])

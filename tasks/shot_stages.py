@@ -78,8 +78,9 @@ def masking_task(settings: stages.RunSettings, state: stages.ShotState,
 @task(**_stage_options("analysis"))
 def analysis_task(settings: stages.RunSettings, state: stages.ShotState,
                   resident: bool = False) -> stages.ShotState:
-    """What the object affected; with `resident`, on the masking host, whose segmenter (sam2)
-    also segments the affected objects. Holds an API slot while a remote analyzer works."""
+    """What the object affected; with `resident`, on the run's analysis host (a local VLM
+    loaded once), or on the masking host, whose segmenter (sam2) also segments the affected
+    objects. Holds an API slot while a remote analyzer works."""
     with api_slot(settings):
         if resident:
             return _on_host("analysis", settings, state)
@@ -111,9 +112,9 @@ def inpaint_task(settings: stages.RunSettings, state: stages.ShotState,
 def _on_host(stage: str, settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
     import ray
 
-    from tasks.engine_host import HOST_OF, find_host
+    from tasks.engine_host import serving_host
 
-    host = find_host(settings, HOST_OF[stage])
+    host = serving_host(settings, stage)
     return ray.get(host.run.remote(stage, settings, state, _task_run_id()))
 
 

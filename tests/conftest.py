@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -137,3 +138,46 @@ def quadmask_from_clicks(plate: Path, prompts, out_root: Path, *, name: str = "w
                            analyzer_settings=analyzer_settings or {},
                            stages=(Stage.INGEST, Stage.MASKING, Stage.ANALYSIS))
     return run_shot(settings, plan)
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory) -> Path:
+    """A tiny random-weight Qwen3-VL folder (`void-farm models make-tiny-vlm`), made once."""
+    from void_core.analysis.local_vlm.tiny import make_tiny_vlm_dir
+
+    return make_tiny_vlm_dir(tmp_path_factory.mktemp("vlm") / "qwen3-vl-tiny")
+
+
+# The local-vlm settings that make the tiny model answer in seconds on a shared CPU: small
+# pictures, short texts, one torch thread, sampling (greedy decoding of random weights fills
+# every list to its bound).
+TINY_VLM_SETTINGS = {"sample_frames": 3, "image_width": 128, "clip_frames": 4,
+                     "clip_width": 128, "max_text_chars": 8, "temperature": 1.0,
+                     "cpu_threads": 1, "device": "cpu"}
+
+
+@dataclass(frozen=True)
+class PushScene:
+    """A synthetic shot of a ball pushing a box, with the ball's black mask beside it."""
+
+    folder: Path
+    video: Path
+    black: Path
+
+
+def push_scene_with_black_mask(folder: Path, width: int, height: int,
+                               frames: int) -> PushScene:
+    """What the VLM analyzers' tests analyse: the scene and its primary object as a black mask
+    (0 object, 255 rest), as the masking stage writes it."""
+    from void_core import quadmask
+    from void_core.media.encode import write_mask_video
+    from void_core.media.masks import QuadmaskReader
+    from void_core.synth import SceneSpec, write_scene
+
+    spec = SceneSpec(name="push", width=width, height=height, frames=frames,
+                     background="procedural", shadow=False, push=True, seed=3)
+    info = write_scene(spec, folder)
+    black = [np.where(quadmask.primary(q), 0, 255).astype(np.uint8)
+             for q in QuadmaskReader(info.mask).frames()]
+    write_mask_video(folder / "black.mp4", black, spec.fps)
+    return PushScene(folder, info.video, folder / "black.mp4")

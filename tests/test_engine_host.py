@@ -36,7 +36,7 @@ def test_only_gpu_engines_are_resident_unless_forced(tmp_path):
     assert not is_resident("inpaint", classical, None)
     assert not is_resident("masking", classical, None)
     assert is_resident("inpaint", classical, True) and is_resident("masking", classical, True)
-    assert not is_resident("analysis", classical, True)  # no resident engine for that stage
+    assert not is_resident("analysis", classical, True)  # heuristic: no model to keep
     checkpoint = tmp_path / "sam2.pt"
     checkpoint.write_bytes(b"not loaded: resources() does not read it")
     sam2_on_cuda = settings(tmp_path, masker="sam2", masker_settings={
@@ -58,8 +58,8 @@ def test_host_names_differ_per_stage_run_and_engine_settings(tmp_path):
 def test_stages_without_resident_engines_are_refused(tmp_path):
     from tasks.engine_host import stage_engine
 
-    with pytest.raises(ValueError, match="analysis"):
-        stage_engine("analysis", settings(tmp_path))
+    with pytest.raises(ValueError, match="qc"):
+        stage_engine("qc", settings(tmp_path))
 
 
 def test_a_run_places_its_stages_once(tmp_path):
@@ -112,3 +112,38 @@ def test_void_on_cuda_asks_for_its_gpu_class_and_the_config_can_replace_it(tmp_p
     big_cards = place_stages(void_cuda, None, {"inpaint": {"a100_80g": 1}})
     assert big_cards.declared["inpaint"] == {"num_gpus": 1, "resources": {"a100_80g": 1}}
     assert with_configured({"num_gpus": 1, "resources": {"void_gpu": 1}}, {}) == {"num_gpus": 1}
+
+
+def test_an_analyzer_with_a_model_gets_a_host_of_its_own(tmp_path, tiny_vlm):
+    from tasks.engine_host import place_stages
+
+    vlm = {"analyzer": "local-vlm", "analyzer_settings": {"model_dir": str(tiny_vlm)}}
+    on_cpu = place_stages(settings(tmp_path, **vlm), None)
+    assert on_cpu.hosts == ()  # a CPU model is resident only when asked
+    forced = place_stages(settings(tmp_path, **vlm), True)
+    assert forced.hosts == ("masking", "analysis", "inpaint")
+    assert forced.forwarded == {"masking", "analysis", "inpaint"}
+
+    on_gpu = {"analyzer": "local-vlm",
+              "analyzer_settings": {"model_dir": str(tiny_vlm), "device": "cuda"}}
+    gpu = place_stages(settings(tmp_path, **on_gpu), None)
+    assert gpu.hosts == ("analysis",) and gpu.gpus_held() == {"analysis": 1}
+    assert gpu.task_resources["analysis"] == {"num_cpus": 0.1}
+
+    checkpoint = tmp_path / "sam2.pt"
+    checkpoint.write_bytes(b"not loaded: placing reads no weights")
+    with_sam2 = place_stages(settings(tmp_path, **on_gpu, masker="sam2", masker_settings={
+        "config": "configs/sam2.1/sam2.1_hiera_t.yaml", "checkpoint": str(checkpoint),
+        "device": "cuda"}), None)
+    # the analysis host runs the VLM and segments the affected objects on the same GPU
+    assert with_sam2.hosts == ("masking", "analysis")
+    assert with_sam2.declared["analysis"] == {"num_gpus": 1, "num_cpus": 1}
+
+
+def test_two_engines_in_one_host_ask_for_the_larger_of_each_amount():
+    from tasks.engine_host import together
+
+    assert together({"num_gpus": 1, "num_cpus": 1, "resources": {"void_gpu": 1}},
+                    {"num_gpus": 1, "num_cpus": 2}) == {"num_gpus": 1, "num_cpus": 2,
+                                                        "resources": {"void_gpu": 1}}
+    assert together({"num_cpus": 1}, {"num_cpus": 1}) == {"num_cpus": 1}

@@ -9,8 +9,6 @@ import io
 import json
 import logging
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import av
 import cv2
@@ -21,16 +19,15 @@ from fake_gemini import FakeGemini, Reply, error_body, success_body
 from void_core import quadmask
 from void_core.analysis import Analysis, GeminiAnalyzer, grey_frame
 from void_core.analysis.gemini import DEFAULT_MODEL
-from void_core.analysis.gemini_schema import ReplyAnalysis, fit_to_shot
+from void_core.analysis.vlm_schema import ReplyAnalysis, fit_to_shot
 from void_core.analysis.masks import cell_edges, grid_cells
 from void_core.errors import AnalysisError, EngineNotFoundError, MaskError
-from conftest import quadmask_from_clicks
+from conftest import PushScene, push_scene_with_black_mask, quadmask_from_clicks
 from void_core.engines import create_engine
 from void_core.masking import read_points_json
 from void_core.media.encode import write_mask_video
 from void_core.media.masks import QuadmaskReader
 from void_core.media.plate import open_plate
-from void_core.synth import SceneSpec, write_scene
 
 KEY = "AIzaTEST-not-a-real-key-7f3a9c"
 W, H, FRAMES = 224, 128, 12  # VOID's grid: 8 rows x 14 columns of 16 x 16 px
@@ -59,23 +56,9 @@ ANSWER = {
 }
 
 
-@dataclass(frozen=True)
-class Scene:
-    folder: Path
-    video: Path
-    black: Path
-
-
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory) -> Scene:
-    folder = tmp_path_factory.mktemp("gemini_scene")
-    spec = SceneSpec(name="push", width=W, height=H, frames=FRAMES, background="procedural",
-                     shadow=False, push=True, seed=3)
-    info = write_scene(spec, folder)
-    black = [np.where(quadmask.primary(q), 0, 255).astype(np.uint8)
-             for q in QuadmaskReader(info.mask).frames()]
-    write_mask_video(folder / "black.mp4", black, spec.fps)
-    return Scene(folder, info.video, folder / "black.mp4")
+def scene(tmp_path_factory) -> PushScene:
+    return push_scene_with_black_mask(tmp_path_factory.mktemp("gemini_scene"), W, H, FRAMES)
 
 
 @pytest.fixture
@@ -99,7 +82,7 @@ def engine(fake: FakeGemini, **overrides) -> GeminiAnalyzer:
     return GeminiAnalyzer(**settings)
 
 
-def analyse(engine_: GeminiAnalyzer, scene: Scene, instruction: str = "remove the ball"):
+def analyse(engine_: GeminiAnalyzer, scene: PushScene, instruction: str = "remove the ball"):
     return engine_.analyze(open_plate(scene.video), scene.black, instruction)
 
 

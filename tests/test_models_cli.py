@@ -175,3 +175,24 @@ def test_check_reports_the_pass_two_transformer(tiny_model, tmp_path):
     shutil.rmtree(tmp_path / "no-pass2" / "transformer_pass2")
     report = check_model_dir(tmp_path / "no-pass2")
     assert report.ok and any("transformer_pass2" in w for w in report.warnings)
+
+
+def test_make_tiny_vlm_then_check_recognises_a_vlm_folder(tmp_path):
+    folder = tmp_path / "vlm"
+    made = runner.invoke(app, ["models", "make-tiny-vlm", str(folder), "--family", "qwen2.5-vl"])
+    assert made.exit_code == 0, made.output
+    assert "tiny qwen2.5-vl model written" in made.output
+
+    checked = runner.invoke(app, ["models", "check", str(folder)])
+    assert checked.exit_code == 0, checked.output
+    assert "usable qwen2.5-vl VLM folder" in checked.output
+    report = json.loads(runner.invoke(app, ["models", "check", str(folder), "--json"]).stdout)
+    assert report["ok"] and report["family"] == "qwen2.5-vl"
+    assert set(report["checksums"]) >= {"config.json", "model.safetensors", "tokenizer.json"}
+
+    (folder / "chat_template.jinja").unlink()
+    broken = runner.invoke(app, ["models", "check", str(folder)])
+    assert broken.exit_code == 1 and "no chat template" in broken.output
+    unknown = runner.invoke(app, ["models", "make-tiny-vlm", str(tmp_path / "x"),
+                                  "--family", "llava"])
+    assert unknown.exit_code == 1 and "qwen3-vl or qwen2.5-vl" in unknown.output

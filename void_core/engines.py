@@ -141,6 +141,8 @@ ENGINES: dict[tuple[EngineKind, str], EngineEntry] = {(e.kind, e.name): e for e 
     EngineEntry(_K.ANALYSIS, "heuristic", "void_core.analysis.heuristic:HeuristicAnalyzer"),
     EngineEntry(_K.ANALYSIS, "gemini", "void_core.analysis.gemini:GeminiAnalyzer",
                 external_api="gemini-api"),
+    EngineEntry(_K.ANALYSIS, "local-vlm", "void_core.analysis.local_vlm.engine:LocalVlmAnalyzer",
+                loads_models=True),
     EngineEntry(_K.REFINE, "flow", "void_core.refine.flow:FlowRefiner"),
     EngineEntry(_K.REFINE, "none", None),
     EngineEntry(_K.REFINE, "void-pass2", "void_core.inpaint.void.pass2_hook:VoidPass2",

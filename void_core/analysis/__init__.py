@@ -3,8 +3,10 @@ drawn from it (stages 3-4).
 
 An engine turns a plate and the primary object's mask into an `Analysis` shaped like VOID's
 `vlm_analysis.json`; `write_quadmask` turns that into `quadmask_0.mp4`. Engines: `heuristic`
-(CPU: shadows and contacts measured in the video) and `gemini` (`GeminiAnalyzer`: VOID's VLM
-analysis on Gemini, loaded on first use so that the SDK is imported only when needed).
+(CPU: shadows and contacts measured in the video), `gemini` (`GeminiAnalyzer`: VOID's VLM
+analysis on Gemini, loaded on first use so that the SDK is imported only when needed) and
+`local-vlm` (`local_vlm.engine.LocalVlmAnalyzer`: the same analysis on an open VLM from a local
+folder, with constrained decoding).
 """
 
 from void_core.analysis.heuristic import HeuristicAnalyzer

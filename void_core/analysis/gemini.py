@@ -1,11 +1,11 @@
 """The `gemini` analysis engine: VOID's stage 2 (what removing the object involves) on Gemini.
 
 One `generateContent` call per shot through the google-genai SDK, carrying what VOID's stage 2
-sends (see `gemini_media`): gridded sample frames, the first frame with the object tinted red,
-the shot as a video, and the prompt (`gemini_prompt`). The video goes inline when the proxy is
+sends (see `vlm_media`): gridded sample frames, the first frame with the object tinted red,
+the shot as a video, and the prompt (`vlm_prompt`). The video goes inline when the proxy is
 at most `inline_max_bytes`, else through the Files API (upload, wait until the file is ACTIVE,
 refer to it, delete it afterwards). Gemini answers JSON constrained by a pydantic response schema
-equivalent to VOID's (`gemini_schema.ReplyAnalysis`); the reply becomes an `Analysis` whose
+equivalent to VOID's (`vlm_schema.ReplyAnalysis`); the reply becomes an `Analysis` whose
 `scene_description` is the shot's `bg` prompt, and whose grid localisations and trajectories
 `analysis.masks` turns into the grey mask (VOID's released code throws them away).
 
@@ -49,9 +49,9 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import ValidationError
 
-from void_core.analysis.gemini_media import ShotMedia, prepare_media
-from void_core.analysis.gemini_prompt import PROMPT_DIGEST, SYSTEM_INSTRUCTION, build_prompt
-from void_core.analysis.gemini_schema import ReplyAnalysis, fit_to_shot
+from void_core.analysis.vlm_media import ShotMedia, prepare_media
+from void_core.analysis.vlm_prompt import PROMPT_DIGEST, SYSTEM_INSTRUCTION, build_prompt
+from void_core.analysis.vlm_schema import ReplyAnalysis, fit_to_shot
 from void_core.analysis.schema import Analysis
 from void_core.engines import WithoutModels
 from void_core.errors import AnalysisError
@@ -165,7 +165,7 @@ class GeminiAnalyzer(WithoutModels):
                 prepared, and one for Gemini's answer.
 
         Returns:
-            VOID's analysis, fitted to the shot (`gemini_schema.fit_to_shot`); its
+            VOID's analysis, fitted to the shot (`vlm_schema.fit_to_shot`); its
             `scene_description` is the `bg` prompt.
 
         Raises:

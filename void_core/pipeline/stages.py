@@ -166,16 +166,19 @@ def masking(settings: RunSettings, state: ShotState, *, engine=None) -> ShotStat
     return state.with_report(report, black_mask=out)
 
 
-def analysis(settings: RunSettings, state: ShotState, *, segmenter=None) -> ShotState:
+def analysis(settings: RunSettings, state: ShotState, *, engine=None,
+             segmenter=None) -> ShotState:
     """What the object affected, combined with its mask into quadmask_0.mp4 (VOID's rules).
     A masking engine that segments objects (sam2) also segments the affected objects the
-    analysis localised (VOID's stage 3); `segmenter`: a resident masking engine to reuse."""
+    analysis localised (VOID's stage 3). `engine` / `segmenter`: a resident analyzer / masking
+    engine to reuse. An analysis that found nothing is said so in the stage's notes."""
     if state.quadmask is not None and state.black_mask is None:
         return state.with_report(StageReport(Stage.ANALYSIS, StageStatus.PROVIDED, 0.0))
     from void_core.analysis import write_quadmask
     from void_core.analysis.object_masks import segment_affected_objects
 
-    engine = shared_engine(EngineKind.ANALYSIS, settings.analyzer, settings.analyzer_settings)
+    engine = engine or shared_engine(EngineKind.ANALYSIS, settings.analyzer,
+                                     settings.analyzer_settings)
     masker = None
     if segments_objects(EngineKind.MASKING, settings.masker):
         masker = segmenter or shared_engine(EngineKind.MASKING, settings.masker,
@@ -201,14 +204,36 @@ def analysis(settings: RunSettings, state: ShotState, *, segmenter=None) -> Shot
             analysis_json.write_text(result.model_dump_json(indent=2))
         _describe_scene_after_removal(folder / naming.PROMPT_JSON, result)
         nouns = [result.affected_objects[number].noun for number in object_masks]
-        return [f"{masker.name} segmented {len(nouns)} affected object(s): "
-                f"{', '.join(nouns)}"] if nouns else []
+        return _empty_analysis_notes(engine.name, result) + (
+            [f"{masker.name} segmented {len(nouns)} affected object(s): {', '.join(nouns)}"]
+            if nouns else [])
 
-    checksums = model_checksums(EngineKind.MASKING, masker) if masker is not None else None
+    checksums = _stage_checksums([(EngineKind.ANALYSIS, engine), (EngineKind.MASKING, masker)])
     report = recorded(settings, state, Stage.ANALYSIS, identity, (EngineKind.ANALYSIS, engine),
                       run, artifacts=[("mask", out), ("json", analysis_json)],
                       settings_record=described, checksums=checksums)
     return state.with_report(report, quadmask=out, analysis=analysis_json)
+
+
+def _empty_analysis_notes(name: str, result) -> list[str]:
+    """What an analysis that found nothing says (reported, never filled in)."""
+    notes = []
+    if not result.affected_objects and not result.integral_belongings:
+        notes.append(f"{name} found nothing the object affected: the quadmask holds the "
+                     "object alone")
+    if not result.scene_description:
+        notes.append(f"{name} gave no scene description: no bg prompt from the analysis")
+    return notes
+
+
+def _stage_checksums(engines: list[tuple[EngineKind, object]]) -> dict[str, str] | None:
+    """The model checksums of the engines a stage used; each file under its engine's name when
+    more than one engine reads weights."""
+    found = [(instance.name, sums) for kind, instance in engines if instance is not None
+             for sums in [model_checksums(kind, instance)] if sums]
+    if len(found) <= 1:
+        return found[0][1] if found else None
+    return {f"{name}/{path}": digest for name, sums in found for path, digest in sums.items()}
 
 
 def _describe_scene_after_removal(prompt_path: Path, result) -> None:

@@ -1,10 +1,13 @@
-"""What the `gemini` analyzer shows Gemini: gridded sample frames, the object in red, a video.
+"""What a VLM analyzer shows its model: gridded sample frames, the object in red, the clip.
 
-As VOID's stage 2 does, Gemini gets (1) frames sampled evenly over the shot (VOID's 0, 11, 22,
+The `gemini` and `local-vlm` analyzers show the same pictures; only how they travel differs.
+As VOID's stage 2 does, the model gets (1) frames sampled evenly over the shot (VOID's 0, 11, 22,
 ... 100 %), each with VOID's grid (8 cells on the short side) drawn over it, row numbers down the
 left, column numbers along the top and a "Frame N (P%)" label, so that it can answer positions as
 grid cells and times as frame numbers; (2) one frame with the object to remove tinted red (40 %)
-on the same grid; (3) the shot as a video. Two departures from VOID:
+on the same grid; (3) the shot as a video: for Gemini a proxy file, for a local model the
+`clip`, frames sampled evenly and kept in memory with their shot frame numbers. Two departures
+from VOID:
 
 - the red frame is the first frame on which the object is present, not frame 0 (VOID's frame-0
   overlay is empty when the object enters later);
@@ -17,12 +20,14 @@ names is the cell `analysis.masks` paints at plate resolution. Grid lines are ye
 cyan while its prompt says yellow; here they agree).
 
 Everything is made in one streaming pass over the plate and the primary mask: one frame in
-memory, the proxy written as it goes, the sample frames kept as JPEG bytes.
+memory, the proxy written as it goes, the sample frames kept as JPEG bytes, the clip's few
+small frames as arrays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -45,18 +50,23 @@ PROXY_CRF = 23
 
 @dataclass(frozen=True)
 class FrameImage:
-    """One picture for Gemini: a shot frame as JPEG and the caption sent with it."""
+    """One picture for the model: a shot frame as JPEG and the caption sent with it."""
 
     index: int
     jpeg: bytes
     caption: str
 
+    def rgb(self) -> np.ndarray:
+        """The picture decoded (8-bit RGB), for a model that takes pixels."""
+        bgr = cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
 
 @dataclass
 class ShotMedia:
-    """The pictures and the proxy video made for one shot."""
+    """The pictures, and the proxy video or the clip, made for one shot."""
 
-    video: Path
+    video: Path | None  # the proxy (None when none was asked for)
     frame_count: int
     rate: Fraction
     width: int
@@ -64,6 +74,7 @@ class ShotMedia:
     grid: tuple[int, int]  # (rows, cols) of VOID's grid on the plate
     samples: list[FrameImage] = field(default_factory=list)
     object_frame: FrameImage | None = None  # the first frame with the object, tinted red
+    clip: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (shot frame, RGB)
 
     @property
     def video_bytes(self) -> int:
@@ -81,11 +92,13 @@ def sample_indices(frame_count: int, count: int) -> list[int]:
     return sorted({round(float(share) * last) for share in np.linspace(0.0, 1.0, max(count, 1))})
 
 
-def prepare_media(plate, mask_path: str | Path, out_dir: Path, *, sample_count: int,
-                  image_width: int, video_width: int,
+def prepare_media(plate, mask_path: str | Path, out_dir: Path | None, *, sample_count: int,
+                  image_width: int, video_width: int, clip_count: int = 0,
                   on_frame: Callable[[int], None] | None = None) -> ShotMedia:
-    """Stream `plate` and its primary mask once: write the proxy video into `out_dir`, keep the
-    gridded sample frames and the red object frame. `on_frame(index)` follows each frame.
+    """Stream `plate` and its primary mask once: keep the gridded sample frames and the red
+    object frame; write the proxy video into `out_dir` (None: no proxy); keep `clip_count`
+    frames spread over the shot at `video_width` as the clip. `on_frame(index)` follows each
+    frame.
 
     Raises:
         MaskError: the mask does not match the plate, or it never shows the object.
@@ -98,13 +111,22 @@ def prepare_media(plate, mask_path: str | Path, out_dir: Path, *, sample_count: 
     image_size = _fit(info.width, info.height, image_width, even=False)
     video_size = _fit(info.width, info.height, video_width, even=True)
     wanted = set(sample_indices(info.frame_count, sample_count))
-    media = ShotMedia(out_dir / "shot_proxy.mp4", 0, rate, info.width, info.height, grid)
+    in_clip = set(sample_indices(info.frame_count, clip_count)) if clip_count else set()
+    proxy = out_dir / "shot_proxy.mp4" if out_dir is not None else None
+    media = ShotMedia(proxy, 0, rate, info.width, info.height, grid)
 
-    with VideoWriter(media.video, rate, crf=PROXY_CRF, preset="veryfast") as writer:
+    writing = (VideoWriter(proxy, rate, crf=PROXY_CRF, preset="veryfast") if proxy is not None
+               else nullcontext())
+    with writing as writer:
         for index, raw, mask in frames_with_mask(plate, mask_path):
             rgb = _display_rgb(plate, raw, image_size)
-            writer.write(rgb if image_size == video_size else
+            if writer is not None or index in in_clip:
+                small = (rgb if image_size == video_size else
                          cv2.resize(rgb, video_size, interpolation=cv2.INTER_AREA))
+                if writer is not None:
+                    writer.write(small)
+                if index in in_clip:
+                    media.clip.append((index, small))
             primary = quadmask.primary(mask)
             if index in wanted:
                 media.samples.append(_sample(rgb, index, info.frame_count, grid))

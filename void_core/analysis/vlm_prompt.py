@@ -1,4 +1,5 @@
-"""The words the `gemini` analyzer sends: a system instruction and the analysis prompt.
+"""The words a VLM analyzer sends: a system instruction and the analysis prompt (`gemini` and
+`local-vlm` alike).
 
 The prompt follows the structure of VOID's stage-2 prompt (`make_vlm_analysis_prompt`): the
 context and inputs, then three steps (integral belongings, affected objects split into visual
@@ -6,9 +7,12 @@ artifacts and physical objects with the SUPPORTS / ACTS ON rule deciding `will_m
 description of the scene after removal), then the output rules. It is written for this engine:
 it names the shot's real frame count, rate and grid, tells Gemini how to turn seconds in the
 video into frame numbers, and leaves the JSON layout to the response schema
-(`gemini_schema.ReplyAnalysis`) instead of spelling it out in prose.
+(`vlm_schema.ReplyAnalysis`) instead of spelling it out in prose.
 
-`PROMPT_DIGEST` fingerprints the prompt and the schema; the engine records it in its settings
+A local model has no response-schema parameter; `answer_format` appends the schema it is
+decoded against, so that it knows the layout before the grammar forces it.
+
+`PROMPT_DIGEST` fingerprints the prompt and the schema; the engines record it in their settings
 so lineage tells analyses made with different wording apart.
 """
 
@@ -17,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from void_core.analysis.gemini_media import ShotMedia
-from void_core.analysis.gemini_schema import ReplyAnalysis
+from void_core.analysis.vlm_media import ShotMedia
+from void_core.analysis.vlm_schema import ReplyAnalysis
 
 DEFAULT_INSTRUCTION = "Remove the object tinted red."
 
@@ -99,6 +103,14 @@ def build_prompt(media: ShotMedia, instruction: str) -> str:
         instruction=instruction or DEFAULT_INSTRUCTION, object_frame=object_frame,
         sample_count=len(media.samples), rows=rows, cols=cols, frame_count=media.frame_count,
         fps=f"{fps:.6g}", duration=f"{media.duration:.2f}", last_frame=media.frame_count - 1)
+
+
+ANSWER_FORMAT = "\nANSWER FORMAT\nOne JSON object that follows this JSON schema:\n{schema}\n"
+
+
+def answer_format(schema: dict) -> str:
+    """The paragraph that shows a local model the schema it is decoded against."""
+    return ANSWER_FORMAT.format(schema=json.dumps(schema, separators=(",", ":")))
 
 
 def _digest() -> str:

@@ -17,11 +17,13 @@ in time order, and the echoed instruction is replaced by the one actually given.
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from void_core.analysis.schema import (MAX_AFFECTED, MAX_BELONGINGS, AffectedObject, Analysis,
+from void_core.analysis.schema import (MAX_AFFECTED, MAX_BELONGINGS, MAX_MOVEMENT, MAX_WHY,
+                                       AffectedObject, Analysis,
                                        GridCell, GridLocalization, TrajectoryPoint)
 
 __all__ = ["ReplyAnalysis", "fit_to_shot"]
@@ -149,3 +151,61 @@ def _fit_object(obj: AffectedObject, last: int, rows: int, cols: int) -> Affecte
         "original_position_grid": GridCell(row=original.row, col=original.col)
         if original else None,
     })
+
+
+# --- the schema a local model is decoded against ----------------------------------------------
+
+NOUN_CHARS = 40
+SCENE_CHARS = 500
+CELLS_PER_FRAME = 24  # grid cells listed per localisation (VOID's artifacts span a few)
+TRAJECTORY_POINTS = 5
+
+
+def decoding_schema(*, rows: int, cols: int, frame_count: int, sample_count: int,
+                    instruction: str) -> dict:
+    """`ReplyAnalysis`'s JSON schema narrowed to one shot, for constrained decoding.
+
+    Every bound that keeps an answer drawable and finite is written into the schema, so that a
+    token-level grammar enforces it: grid rows and columns inside the grid, frame numbers
+    inside the shot, text no longer than VOID keeps (`schema.MAX_WHY`, `MAX_MOVEMENT`), at most
+    one localisation per sample frame, no unknown keys, and the instruction echoed verbatim
+    (`fit_to_shot` replaces it anyway; a constant costs the model no choices). Without such
+    bounds a weak model could write one string until the token budget ends.
+    """
+    schema = copy.deepcopy(ReplyAnalysis.model_json_schema())
+    defs = schema["$defs"]
+    last_frame = max(frame_count - 1, 0)
+    for definition in [schema, *defs.values()]:
+        definition["additionalProperties"] = False
+        for field in definition["properties"].values():
+            field.pop("title", None)
+            field.pop("description", None)
+    _bound(defs["ReplyCell"], row=rows - 1, col=cols - 1)
+    _bound(defs["ReplyTrajectoryPoint"], frame=last_frame, grid_row=rows - 1, grid_col=cols - 1)
+    _bound(defs["ReplyLocalization"], frame=last_frame)
+    _bound(defs["ReplySize"], rows=rows, cols=cols)
+    _bound(defs["ReplyAffectedObject"], first_appears_frame=last_frame)
+    _limit(defs["ReplyLocalization"], grid_regions=CELLS_PER_FRAME)
+    _limit(defs["ReplyAffectedObject"], grid_localizations=max(sample_count, 1),
+           trajectory_path=TRAJECTORY_POINTS)
+    for name in ("ReplyBelonging", "ReplyAffectedObject"):
+        _text(defs[name], noun=(1, NOUN_CHARS), why=(0, MAX_WHY))
+    _text(defs["ReplyAffectedObject"], movement_description=(0, MAX_MOVEMENT))
+    _text(schema, scene_description=(0, SCENE_CHARS))
+    schema["properties"]["edit_instruction"] = {"const": instruction}
+    return schema
+
+
+def _bound(definition: dict, **maxima: int) -> None:
+    for name, maximum in maxima.items():
+        definition["properties"][name]["maximum"] = max(maximum, 0)
+
+
+def _limit(definition: dict, **max_items: int) -> None:
+    for name, count in max_items.items():
+        definition["properties"][name]["maxItems"] = count
+
+
+def _text(definition: dict, **lengths: tuple[int, int]) -> None:
+    for name, (shortest, longest) in lengths.items():
+        definition["properties"][name].update(minLength=shortest, maxLength=longest)
