@@ -26,6 +26,9 @@ def serve_command(
         help="Folder searched for media (default: beside each cut list).", show_default=False)] = None,
     cron: Annotated[str, typer.Option(help='Nightly schedule, cron syntax ("0 2 * * *").')] = "0 2 * * *",
     engine: Annotated[str, typer.Option(help="Inpainting engine (classical, void).")] = "classical",
+    masker: Annotated[str, typer.Option(help="Click segmenter (classical, sam2).")] = "classical",
+    analyzer: Annotated[str, typer.Option(
+        help="What-it-caused analyzer (heuristic, gemini, local-vlm).")] = "heuristic",
     model_dir: Annotated[Path | None, typer.Option(
         help="Model folder for --engine void.", show_default=False)] = None,
     db: Annotated[str | None, typer.Option(
@@ -60,8 +63,9 @@ def serve_command(
         url = lineage_url(out, db)
         open_store(url).close()
         check_ray_address(ray_address)
-        choice = choose_engines(config, engine, "classical", "heuristic", model_dir)
+        choice = choose_engines(config, engine, masker, analyzer, model_dir)
         options = farm_parameters(config, qc_url=qc_url, max_shots_in_flight=max_shots_in_flight)
+        options.update(engine_options(choice))
         prepare_prefect_environment()
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
         _share_ray(ray_address, ray_cpus)
@@ -71,6 +75,14 @@ def serve_command(
                       "media_root": str(media_root.resolve()) if media_root else None,
                       "engine_settings": choice.engine_settings or {}, "options": options}
         _serve(watch.resolve(), cron, poll_seconds, name, parameters)
+
+
+def engine_options(choice) -> dict:
+    """The masker, analyzer and colour a served run uses, as `cleanup-cutlist` parameters (the
+    inpainting engine has parameters of its own in the deployments)."""
+    chosen = choice.as_parameters()
+    return {key: chosen[key] for key in ("masker", "masker_settings", "analyzer",
+                                         "analyzer_settings", "colour")}
 
 
 def _share_ray(address: str | None, cpus: int | None) -> None:

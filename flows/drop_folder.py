@@ -80,7 +80,7 @@ def cleanup_drop_folder(folder: str, out: str, media_root: str | None = None,
                         db: str | None = None, options: dict | None = None) -> dict:
     """Clean every cut list that landed in `folder` since it was last cleaned successfully.
     `options`: more `cleanup-cutlist` parameters (ray_resources, api_limits, qc_url,
-    max_shots_in_flight)."""
+    max_shots_in_flight, masker, analyzer and their settings, colour)."""
     from flows.cutlist_flow import cleanup_cutlist, summary_from
 
     logger = get_run_logger()
