@@ -5,8 +5,8 @@ Three streaming passes over the shot:
 
 1. **Motion.** Camera homographies between consecutive frames, measured on the background
    (`void_core.motion`), chained into frame 0's coordinates.
-2. **Background.** Every frame's visible background (pixels outside its dilated edit region) is
-   warped into frame 0's coordinates and offered to a canvas that covers where some frame needs
+2. **Background.** Every frame's visible background (pixels more than `_GUARD` px outside its
+   edit region) is warped into frame 0's coordinates and offered to a canvas that covers where some frame needs
    filling, plus a margin of context. Each canvas pixel keeps an even sample of all its
    sightings (`SightingBuffer`); the background is their median, or, where a pixel changed
    state during the shot, the median of its early sightings (an affected region is restored to
@@ -16,9 +16,10 @@ Three streaming passes over the shot:
    multi-scale PatchMatch completion (`patchfill`; 0 by default, see `_complete`).
 3. **Fill.** Each frame's edit box is sampled from the completed canvas through its homography,
    mapped to the frame's exposure and white balance (gain and offset per channel fitted on the
-   visible pixels around the hole). Where the hole's background was never seen, the completion
-   is re-solved from this frame's own pixels around the mask (a membrane, `blend`), so it
-   meets the frame without a step and follows a moving surface. Optionally the plate's grain
+   seen background in a ring three composite bands wide around the edit box). Where the
+   hole's background was never seen, the completion is re-solved from this frame's own
+   pixels around the mask (a membrane, `blend`), so it meets the frame without a step and
+   follows a moving surface. Optionally the plate's grain
    is laid back (`grain`).
 
 A static hole on a locked-off camera gets the same canvas pixels in every frame: only the
@@ -85,7 +86,7 @@ class _Canvas:
 
 class ClassicalInpainter(WithoutModels):
     name = "classical"
-    version = "0.3.0"
+    version = "0.4.0"
 
     def __init__(self, observations: int = 32, spatial_radius: int = 5, match_tone: bool = True,
                  regrain: bool = False, patch_size: int = 7, texture: float = 0.0):
