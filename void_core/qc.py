@@ -114,6 +114,11 @@ def write_contact_sheet(plate_path: Path, quadmask_path: Path, exr_dir: Path, ou
         raise ValueError(f"count and thumb_width must be positive, got {count}, {thumb_width}")
     sources = _open_sources(plate_path, quadmask_path, exr_dir, transfer, None)
     size = (thumb_width, max(1, round(sources.height * thumb_width / sources.width)))
+    return _write_png(Path(out_path), _sampled_rows(sources, count, size))
+
+
+def _sampled_rows(sources, count: int, size: tuple[int, int]) -> np.ndarray:
+    """`count` evenly spaced frames as before | overlay | after rows, stacked."""
     picks = sample_indices(sources.frame_count, count)
     rows = []
     for index, (number, raw, quad, exr_path) in enumerate(sources.frames()):
@@ -121,7 +126,7 @@ def write_contact_sheet(plate_path: Path, quadmask_path: Path, exr_dir: Path, ou
             rows.append(_sheet_row(number, sources.panels(raw, quad, exr_path, size)))
         if index >= picks[-1]:
             break  # nothing later is shown: stop decoding
-    return _write_png(Path(out_path), np.concatenate(rows, axis=0))
+    return np.concatenate(rows, axis=0)
 
 
 def write_qc_strip(plate_path: Path, quadmask_path: Path, exr_dir: Path, out_path: Path, *,
@@ -139,14 +144,7 @@ def write_qc_strip(plate_path: Path, quadmask_path: Path, exr_dir: Path, out_pat
     sources = _open_sources(plate_path, quadmask_path, exr_dir, transfer, None)
     width = min(panel_width, sources.width)  # never larger than the plate
     size = (width, max(1, round(sources.height * width / sources.width)))
-    picks = sample_indices(sources.frame_count, count)
-    rows = []
-    for index, (number, raw, quad, exr_path) in enumerate(sources.frames()):
-        if index in picks:
-            rows.append(_sheet_row(number, sources.panels(raw, quad, exr_path, size)))
-        if index >= picks[-1]:
-            break
-    return _write_bounded_jpeg(Path(out_path), np.concatenate(rows, axis=0), max_bytes)
+    return _write_bounded_jpeg(Path(out_path), _sampled_rows(sources, count, size), max_bytes)
 
 
 def _write_bounded_jpeg(path: Path, rgb: np.ndarray, max_bytes: int) -> Path:
