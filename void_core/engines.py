@@ -30,7 +30,7 @@ from void_core.vocabulary import EngineKind
 
 if TYPE_CHECKING:
     from void_core.analysis.schema import Analysis
-    from void_core.inpaint.base import Fill, InpaintStats, ShotFrames
+    from void_core.inpaint.base import Fill, InpaintStats, ShotFrames, ShotPart
     from void_core.masking.prompt import ClickPrompt, ProgressCallback, SegmentResult
 
 DEFAULT_RESOURCES = {"num_cpus": 1}
@@ -95,6 +95,22 @@ class Inpainter(Engine, Protocol):
     def inpaint(self, shot: ShotFrames) -> Iterator[Fill]: ...
 
 
+class PartedInpainter(Inpainter, Protocol):
+    """An inpainter that splits a long shot into parts that run on any worker (declared with
+    `splits_shots=True` in the table).
+
+    `prepare` does what must see the whole shot once (camera motion, background model, the
+    model's crop and windows) and writes it as files under `work`; it returns the parts, none
+    longer than about `chunk_frames` frames. `fill_part` yields the `Fill`s of frames
+    [part.start, part.stop) in order, reading only files (from `prepare` and from the parts in
+    `part.after`), so the parts of one shot may run in different processes on different nodes.
+    Running `prepare` then every part gives the same fills as `inpaint` (a test pins it)."""
+
+    def prepare(self, shot: ShotFrames, work: Path, chunk_frames: int) -> list[ShotPart]: ...
+
+    def fill_part(self, shot: ShotFrames, work: Path, part: ShotPart) -> Iterator[Fill]: ...
+
+
 class Refiner(Engine, Protocol):
     """Stabilises a stream of fills over time."""
 
@@ -114,7 +130,7 @@ class EngineEntry:
     (its settings become that engine's `pass2`); `injected` are constructor arguments the
     pipeline fills in itself, not settings a user may give; `external_api` names the Prefect
     global concurrency limit whose slot the engine's stage holds while it works (a remote
-    service with a quota)."""
+    service with a quota); `splits_shots` marks a `PartedInpainter`."""
 
     kind: EngineKind
     name: str
@@ -124,6 +140,7 @@ class EngineEntry:
     runs_inside: str | None = None
     injected: tuple[str, ...] = ()
     external_api: str | None = None
+    splits_shots: bool = False  # a PartedInpainter: long shots run as parts on any worker
 
     @property
     def label(self) -> str:
@@ -293,7 +310,8 @@ def external_api(kind: EngineKind | str, name: str) -> str | None:
 
 
 __all__ = ["ENGINES", "Analyzer", "Engine", "EngineEntry", "EngineNotFoundError",
-           "EngineSettingError", "Inpainter", "ObjectSegmenter", "Refiner", "Segmenter",
+           "EngineSettingError", "Inpainter", "ObjectSegmenter", "PartedInpainter", "Refiner",
+           "Segmenter",
            "check_settings", "create_engine", "describe", "entry", "external_api",
            "model_checksums", "model_loads", "names", "resources", "runs_inside",
            "segments_objects", "setting_names", "shared_engine"]

@@ -64,7 +64,8 @@ class ShotFrames:
         width, height, frame_count: plate geometry.
         boxes: per-frame edit box (EMPTY where the frame has nothing to remove).
         feather: the composite band; `feather.hole(quad_crop)` are the pixels to fill.
-        stream: returns a fresh iterator over all frames, in order.
+        stream: returns a fresh iterator over all frames, in order; `stream(start, stop)`
+            over frames [start, stop) only (a chunk of a long shot; decoding may seek).
         to_display: raw pixels -> display-referred float32 [0, 1].
         rate: the plate's frame rate (None: unknown); engines trained at another rate map to it.
         prompt: the scene after removal (prompt.json's `bg`), for engines that take text.
@@ -75,7 +76,36 @@ class ShotFrames:
     frame_count: int
     boxes: tuple[Box, ...]
     feather: Feather
-    stream: Callable[[], Iterator[Frame]]
+    stream: Callable[..., Iterator[Frame]]
     to_display: Callable[[np.ndarray], np.ndarray]
     rate: Fraction | None = None
     prompt: str = ""
+
+
+# --- long shots in parts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShotPart:
+    """One piece of a shot's inpaint work that any worker can do: the fills of plate frames
+    [start, stop), in order.
+
+    `after` lists the parts whose files this one reads (e.g. a join of two model windows waits
+    for both windows); parts with no `after` run in parallel. `label` is the engine's word for
+    the part ("frames", "window", "join"), shown in task names and lineage.
+    """
+
+    index: int
+    start: int
+    stop: int
+    after: tuple[int, ...] = ()
+    label: str = "frames"
+
+    @property
+    def frame_count(self) -> int:
+        return self.stop - self.start
+
+
+def whole_shot(frame_count: int) -> list[ShotPart]:
+    """The one part of an engine that cannot split a shot."""
+    return [ShotPart(0, 0, frame_count)]
