@@ -54,14 +54,15 @@ class QuadmaskReader:
         except MediaError as err:
             raise MaskError(err.path, f"quadmask {err.problem}", err.hint) from None
 
-    def frames(self) -> Iterator[np.ndarray]:
-        """Quantised (H, W) uint8 frames."""
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Quantised (H, W) uint8 frames [start, stop) (default all); video seeks when far in."""
+        stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
         if self._video is not None:
-            for luma in iter_video_luma(self._video):
+            for luma in iter_video_luma(self._video, start, max(0, stop - start)):
                 full = quadmask.expand_limited_range(luma) if self.info.limited_range else luma
                 yield quadmask.quantise(full)
             return
-        for path in self._sequence.frames:
+        for path in self._sequence.frames[start:stop]:
             yield quadmask.quantise(read_png_grey(path))
 
 

@@ -93,13 +93,16 @@ class Plate:
             self._codes = ocio.code_transform(info.colour_config, info.colorspace, info.working,
                                               info.code_bits)
 
-    def frames(self) -> Iterator[np.ndarray]:
-        """Raw frames in order: uint8/uint16 code values, or float16/float32 linear for EXR."""
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """Raw frames [start, stop) in order (default all): uint8/uint16 code values, or
+        float16/float32 linear for EXR. Sequences read only those files; video seeks to the
+        keyframe before `start` when it is far in."""
+        stop = self.info.frame_count if stop is None else min(stop, self.info.frame_count)
         if self._video is not None:
-            yield from iter_video_codes(self._video)
+            yield from iter_video_codes(self._video, start, max(0, stop - start))
             return
         assert self._sequence is not None
-        for path in self._sequence.frames:
+        for path in self._sequence.frames[start:stop]:
             frame = self._read(path)
             if frame.shape[:2] != (self.info.height, self.info.width):
                 raise MediaError(path, f"frame is {frame.shape[1]}x{frame.shape[0]}, the sequence "

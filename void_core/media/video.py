@@ -177,6 +177,12 @@ def iter_video_codes(info: VideoInfo, first: int = 0,
         MediaError: the stream fails to decode, or holds fewer frames than probed.
     """
     fmt = "rgb24" if info.bit_depth <= 8 else "rgb48le"
+    for frame in _frames_in_range(info, first, count):
+        yield _to_rgb(frame, info, fmt)
+
+
+def _frames_in_range(info: VideoInfo, first: int, count: int | None) -> Iterator[av.VideoFrame]:
+    """The decoded frames `first`.. (`count` of them, default all), checked to be consecutive."""
     end = info.frame_count if count is None else min(info.frame_count, first + count)
     expected = first
     for index, frame in _indexed_frames(info, first):
@@ -188,7 +194,7 @@ def iter_video_codes(info: VideoInfo, first: int = 0,
             raise MediaError(info.path, f"frame timestamps are irregular near frame {expected} "
                                         "(variable frame rate?)",
                              "transcode to a constant-frame-rate intermediate")
-        yield _to_rgb(frame, info, fmt)
+        yield frame
         expected += 1
     if expected < end:
         raise MediaError(info.path, f"decoded frames up to {expected}, the container said "
@@ -246,23 +252,22 @@ def _index_of(frame: av.VideoFrame, stream, rate: Fraction) -> int | None:
     return round((frame.pts - stream.start_time) * Fraction(stream.time_base) * rate)
 
 
-def iter_video_luma(info: VideoInfo) -> Iterator[np.ndarray]:
-    """Yield each frame's raw 8-bit luma plane (H, W) uint8, no range conversion.
+def iter_video_luma(info: VideoInfo, first: int = 0,
+                    count: int | None = None) -> Iterator[np.ndarray]:
+    """Yield frames `first`.. (`count` of them, default all) as raw 8-bit luma planes (H, W)
+    uint8, no range conversion; far in, decoding starts at the keyframe before `first`.
 
     Used for masks: grey content lives entirely in Y, so reading Y and expanding the range
     ourselves is exact, whatever matrix the file is tagged with.
     """
-    count = 0
-    for frame in _decoded_frames(info):
-        if count >= info.frame_count:
-            break
-        name = frame.format.name
-        if name.startswith(("yuv", "yuvj", "gray", "nv12")) and info.bit_depth <= 8:
-            plane = frame.planes[0]
-            luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
-            yield luma[:, : frame.width].copy()
-        else:
-            yield frame.to_ndarray(format="gray")
-        count += 1
-    if count < info.frame_count:
-        raise MediaError(info.path, f"decoded {count} frames, the container said {info.frame_count}")
+    for frame in _frames_in_range(info, first, count):
+        yield _luma(frame, info)
+
+
+def _luma(frame: av.VideoFrame, info: VideoInfo) -> np.ndarray:
+    name = frame.format.name
+    if name.startswith(("yuv", "yuvj", "gray", "nv12")) and info.bit_depth <= 8:
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+        return luma[:, : frame.width].copy()
+    return frame.to_ndarray(format="gray")

@@ -198,10 +198,17 @@ def _lineage_attributes(request: ShotRequest, plate: Plate, engine, refiner) -> 
 
 def _shot_frames(plate: Plate, reader: QuadmaskReader, boxes: tuple[Box, ...], feather: Feather,
                  timings: dict[str, float], prompt: str = "") -> ShotFrames:
-    def stream() -> Iterator[Frame]:
+    def stream(start: int = 0, stop: int | None = None) -> Iterator[Frame]:
+        """Frames [start, stop) (default: all), each with its index in the shot."""
+        stop = plate.info.frame_count if stop is None else min(stop, plate.info.frame_count)
+        if not 0 <= start <= stop:
+            raise ValueError(f"frames [{start}, {stop}) are not a range of the shot's "
+                             f"{plate.info.frame_count}")
+
         def decoded() -> Iterator[Frame]:
             clock = time.perf_counter()
-            for index, (raw, quad) in enumerate(zip(plate.frames(), reader.frames(), strict=False)):
+            pairs = zip(plate.frames(start, stop), reader.frames(start, stop), strict=False)
+            for index, (raw, quad) in enumerate(pairs, start):
                 timings["decode"] += time.perf_counter() - clock
                 yield Frame(index, raw, quad)
                 clock = time.perf_counter()
