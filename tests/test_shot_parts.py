@@ -76,3 +76,64 @@ def test_a_stream_outside_the_shot_is_a_bug_said_plainly(tmp_path):
     shot = _sequence_shot(tmp_path)
     with pytest.raises(ValueError, match="not a range"):
         shot.stream(50, 40)
+
+
+# --- the classical engine in parts ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def panning_scene(tmp_path_factory):
+    from void_core.synth import SceneSpec, write_scene
+
+    return write_scene(SceneSpec(name="pan", width=128, height=80, frames=30, camera="pan",
+                                 shadow=True, seed=4), tmp_path_factory.mktemp("pan"))
+
+
+def _fills(fills) -> list[tuple[int, bytes | None, bytes | None]]:
+    return [(fill.frame.index, None if fill.display is None else fill.display.tobytes(),
+             None if fill.unstable is None else fill.unstable.tobytes()) for fill in fills]
+
+
+@pytest.mark.parametrize("settings", [{}, {"regrain": True}], ids=["default", "regrain"])
+def test_classical_prepare_then_every_part_gives_the_fills_of_one_inpaint_bit_exact(
+        panning_scene, tmp_path, settings):
+    from void_core.inpaint.classical import ClassicalInpainter
+
+    shot = _shot(panning_scene.video, panning_scene.mask)
+    whole = ClassicalInpainter(**settings)
+    expected = _fills(whole.inpaint(shot))
+    parts = ClassicalInpainter(**settings).prepare(shot, tmp_path / "parts", chunk_frames=8)
+    assert [(p.start, p.stop) for p in parts] == [(0, 8), (8, 15), (15, 22), (22, 30)]
+    assert all(part.after == () for part in parts)
+    got = []
+    for part in reversed(parts):  # any order, each in an engine of its own (another worker)
+        got = _fills(ClassicalInpainter(**settings).fill_part(shot, tmp_path / "parts", part)) + got
+    assert got == expected
+    assert any(display is not None for _, display, _ in got)
+
+
+def test_classical_parts_of_a_shot_with_nothing_to_remove_pass_every_frame_through(tmp_path):
+    from void_core.inpaint.classical import ClassicalInpainter
+
+    plate = write_video(tmp_path / "plate.mp4", (_ramp(i) for i in range(12)), 24)
+    mask = write_mask_video(tmp_path / "mask.mp4", (np.full((48, 64), 255, np.uint8)
+                                                    for _ in range(12)), 24)
+    shot = _shot(plate, mask)
+    engine = ClassicalInpainter()
+    parts = engine.prepare(shot, tmp_path / "parts", chunk_frames=5)
+    fills = [fill for part in parts for fill in engine.fill_part(shot, tmp_path / "parts", part)]
+    assert [fill.frame.index for fill in fills] == list(range(12))
+    assert all(fill.display is None and fill.box.empty for fill in fills)
+
+
+@pytest.mark.parametrize("frames, chunk, sizes", [
+    (480, 120, [120] * 4), (130, 120, [65, 65]), (120, 120, [120]), (50, 0, [50]),
+    (7, 3, [2, 3, 2])])
+def test_even_parts_cover_the_shot_in_parts_no_longer_than_the_chunk(frames, chunk, sizes):
+    from void_core.inpaint.base import even_parts
+
+    parts = even_parts(frames, chunk)
+    assert [part.frame_count for part in parts] == sizes
+    assert parts[0].start == 0 and parts[-1].stop == frames
+    assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
+    assert [part.index for part in parts] == list(range(len(parts)))

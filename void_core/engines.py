@@ -130,7 +130,8 @@ class EngineEntry:
     (its settings become that engine's `pass2`); `injected` are constructor arguments the
     pipeline fills in itself, not settings a user may give; `external_api` names the Prefect
     global concurrency limit whose slot the engine's stage holds while it works (a remote
-    service with a quota); `splits_shots` marks a `PartedInpainter`."""
+    service with a quota); `splits_shots` marks a `PartedInpainter`, `chunk_frames` its
+    default part length."""
 
     kind: EngineKind
     name: str
@@ -141,6 +142,7 @@ class EngineEntry:
     injected: tuple[str, ...] = ()
     external_api: str | None = None
     splits_shots: bool = False  # a PartedInpainter: long shots run as parts on any worker
+    chunk_frames: int = 0  # its default part length (`[inpaint] chunk_frames` overrides)
 
     @property
     def label(self) -> str:
@@ -149,7 +151,8 @@ class EngineEntry:
 
 _K = EngineKind
 ENGINES: dict[tuple[EngineKind, str], EngineEntry] = {(e.kind, e.name): e for e in (
-    EngineEntry(_K.INPAINT, "classical", "void_core.inpaint.classical:ClassicalInpainter"),
+    EngineEntry(_K.INPAINT, "classical", "void_core.inpaint.classical:ClassicalInpainter",
+                splits_shots=True, chunk_frames=120),
     EngineEntry(_K.INPAINT, "void", "void_core.inpaint.void.engine:VoidInpainter",
                 loads_models=True),
     EngineEntry(_K.MASKING, "classical", "void_core.masking.classical:ClassicalSegmenter"),

@@ -109,3 +109,14 @@ class ShotPart:
 def whole_shot(frame_count: int) -> list[ShotPart]:
     """The one part of an engine that cannot split a shot."""
     return [ShotPart(0, 0, frame_count)]
+
+
+def even_parts(frame_count: int, chunk_frames: int) -> list[ShotPart]:
+    """Independent parts of at most `chunk_frames` frames, as even as possible (480 frames in
+    120s: four of 120; 130: two of 65). `chunk_frames` 0 or less: the whole shot."""
+    if chunk_frames <= 0 or frame_count <= chunk_frames:
+        return whole_shot(frame_count)
+    count = -(-frame_count // chunk_frames)
+    bounds = [round(index * frame_count / count) for index in range(count + 1)]
+    return [ShotPart(index, start, stop) for index, (start, stop)
+            in enumerate(zip(bounds, bounds[1:]))]

@@ -32,8 +32,10 @@ frame-0 space, fewer for very large regions) plus one frame at a time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -41,7 +43,7 @@ import numpy as np
 from void_core import quadmask
 from void_core.composite import Box
 from void_core.engines import WithoutModels
-from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames
+from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames, ShotPart, even_parts
 from void_core.inpaint.classical.blend import membrane
 from void_core.inpaint.classical.exposure import Exposure, fit_exposure
 from void_core.inpaint.classical.grain import grain_sigma, regrain
@@ -60,6 +62,7 @@ _GUARD = 1
 _JOIN_SMOOTHING = 2.0  # px: sensor noise along the ring must not print into the join
 _EXPOSURE_CONTEXT_BANDS = 3  # exposure is fitted on a ring this many composite bands wide
 _EXPOSURE_SAMPLES = 20_000  # pixels a fit needs at most (subsampled on a grid beyond that)
+LEARNED_FILE = "classical-learned.npz"  # prepare's passes 1-2, read by every part
 
 
 def _translation(dx: float, dy: float) -> np.ndarray:
@@ -115,13 +118,35 @@ class ClassicalInpainter(WithoutModels):
                 "patch_size": self.patch_size, "texture": self.texture}
 
     def inpaint(self, shot: ShotFrames) -> Iterator[Fill]:
+        canvas = self._learn(shot)
+        yield from self._fill_frames(shot, shot.stream(), canvas)
+
+    # --- long shots in parts: passes 1-2 once, pass 3 per part ---------------------------
+
+    def prepare(self, shot: ShotFrames, work: Path, chunk_frames: int) -> list[ShotPart]:
+        """Passes 1 and 2 over the whole shot, saved to `work` (track, canvas, grain); the
+        parts are even ranges of at most `chunk_frames` frames, independent of each other."""
+        canvas = self._learn(shot)
+        work.mkdir(parents=True, exist_ok=True)
+        _save_learned(work / LEARNED_FILE, self.track, self.grain, canvas)
+        return even_parts(shot.frame_count, chunk_frames)
+
+    def fill_part(self, shot: ShotFrames, work: Path, part: ShotPart) -> Iterator[Fill]:
+        """Pass 3 over frames [part.start, part.stop), from what `prepare` saved."""
+        self.track, self.grain, canvas = _load_learned(work / LEARNED_FILE)
+        yield from self._fill_frames(shot, shot.stream(part.start, part.stop), canvas)
+
+    def _learn(self, shot: ShotFrames) -> _Canvas | None:
+        """Passes 1 and 2 (nothing when no frame has anything to remove)."""
+        self.track, self.grain = None, None
         if all(box.empty for box in shot.boxes):
-            for frame in shot.stream():
-                yield Fill(frame, shot.boxes[frame.index], None)
-            return
+            return None
         self.track = self._measure_motion(shot)
-        canvas = self._background(shot, self.track)
-        for frame in shot.stream():
+        return self._background(shot, self.track)
+
+    def _fill_frames(self, shot: ShotFrames, frames: Iterator[Frame],
+                     canvas: _Canvas | None) -> Iterator[Fill]:
+        for frame in frames:
             box = shot.boxes[frame.index]
             if box.empty:
                 yield Fill(frame, box, None)
@@ -393,3 +418,31 @@ def _place(pixels: np.ndarray, visible: np.ndarray, shift: np.ndarray,
         seen[cy0:cy0 + ch, cx0:cx0 + cw] = pixels[sy0:sy0 + ch, sx0:sx0 + cw]
         valid[cy0:cy0 + ch, cx0:cx0 + cw] = visible[sy0:sy0 + ch, sx0:sx0 + cw]
     return seen, valid
+
+
+def _save_learned(path: Path, track: MotionTrack | None, grain: np.ndarray | None,
+                  canvas: _Canvas | None) -> None:
+    """Track, grain and canvas as one .npz, written atomically (a part never reads half)."""
+    arrays = {"to_ref": np.array([] if track is None else track.to_ref, np.float64),
+              "has_track": np.array(track is not None),
+              "grain": np.array([] if grain is None else grain),
+              "has_grain": np.array(grain is not None),
+              "has_canvas": np.array(canvas is not None)}
+    if canvas is not None:
+        arrays.update(origin=np.array([canvas.x0, canvas.y0]), background=canvas.background,
+                      seen=canvas.seen)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as file:
+        np.savez(file, **arrays)
+    os.replace(temporary, path)
+
+
+def _load_learned(path: Path) -> tuple[MotionTrack | None, np.ndarray | None, _Canvas | None]:
+    with np.load(path) as data:
+        track = MotionTrack(tuple(data["to_ref"])) if data["has_track"] else None
+        grain = data["grain"] if data["has_grain"] else None
+        canvas = None
+        if data["has_canvas"]:
+            x0, y0 = (int(value) for value in data["origin"])
+            canvas = _Canvas(x0, y0, data["background"], data["seen"])
+    return track, grain, canvas
