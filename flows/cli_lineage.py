@@ -162,7 +162,8 @@ def _matched_line(trace) -> list[Text]:
 
 def _stage_lines(stage) -> Group:
     seconds = f"  {stage.seconds:.1f} s" if stage.seconds is not None else ""
-    head = Text.assemble((f"{stage.stage} #{stage.attempt}", "bold"), "  ",
+    name = f"{stage.stage} {stage.part}" if stage.part else stage.stage
+    head = Text.assemble((f"{name} #{stage.attempt}", "bold"), "  ",
                          (stage.engine_label, "magenta"), "  ", _status(stage.status, stage.error),
                          seconds, f"  on {stage.worker}" if stage.worker else "")
     details = [("ran on", _placement(stage)), ("settings", _compact(stage.engine_settings)),

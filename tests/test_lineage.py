@@ -114,7 +114,7 @@ def test_an_empty_database_is_created_at_head(db_url):
     with open_store(db_url):
         pass
     assert tables(db_url) == LINEAGE_TABLES
-    assert head_revision() == "0004"
+    assert head_revision() == "0005"
 
 
 def test_the_qc_stage_migration_keeps_rows_and_allows_qc(db_url):
@@ -548,9 +548,54 @@ def test_the_placement_migration_keeps_rows_and_drops_its_columns_on_downgrade(d
         assert not columns & {"node_id", "hostname", "gpu_name"}
         with engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT count(*) FROM stage_run").scalar() == 2
-        assert upgrade(engine) == "0004"
+        assert upgrade(engine) == "0005"
     finally:
         engine.dispose()
     with open_store(db_url) as store:
         [trace] = store.trace("sh010")
         assert trace.stages[1].hostname is None  # the downgrade dropped it; rows survived
+
+
+def test_parts_of_a_stage_count_their_attempts_and_close_their_lost_attempts_apart(db_url):
+    with open_store(db_url) as store:
+        run_id = store.start_run("reel", kind="cutlist")
+        shot_id = store.start_shot(run_id, "sh010")
+        first = store.start_stage(shot_id, "inpaint", identity="sha256:a", engine="classical",
+                                  part="0001-0120")
+        second = store.start_stage(shot_id, "inpaint", identity="sha256:b", engine="classical",
+                                   part="0121-0240")
+        # A retry of the first part closes the first part's lost attempt, not the second part.
+        assert store.fail_unfinished_stages(shot_id, "inpaint", "worker lost",
+                                            part="0001-0120") == 1
+        retry = store.start_stage(shot_id, "inpaint", identity="sha256:a", engine="classical",
+                                  part="0001-0120")
+        store.finish_stage(retry)
+        store.finish_stage(second)
+        with pytest.raises(LineageError, match="already finished"):
+            store.finish_stage(first)
+        reused = store.find_completed_stage("sha256:a")
+        assert (reused.id, reused.part) == (retry, "0001-0120")
+        skip = store.record_skip(shot_id, reused)
+        [trace] = store.trace("sh010")
+    attempts = {row.id: (row.part, row.attempt, row.status) for row in trace.stages}
+    assert attempts[retry] == ("0001-0120", 2, "succeeded")
+    assert attempts[second] == ("0121-0240", 1, "succeeded")
+    assert attempts[skip] == ("0001-0120", 3, "skipped")
+
+
+def test_the_part_migration_keeps_rows_and_drops_its_column_on_downgrade(db_url):
+    with open_store(db_url) as store:
+        record_shot(store)
+    engine = create_lineage_engine(db_url)
+    try:
+        assert downgrade(engine, "0004") == "0004"
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("stage_run")}
+        assert "part" not in columns
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM stage_run").scalar() == 2
+        assert upgrade(engine) == "0005"
+    finally:
+        engine.dispose()
+    with open_store(db_url) as store:
+        [trace] = store.trace("sh010")
+        assert [stage.part for stage in trace.stages] == [None, None]

@@ -35,7 +35,7 @@ SHOT_STATUSES = RUN_STATUSES
 STAGES = (Stage.INGEST, Stage.ANALYSIS, Stage.MASKING, Stage.INPAINT, *LINEAGE_ONLY_STAGES,
           Stage.QC)
 STAGE_STATUSES = LINEAGE_STAGE_STATUSES
-ARTIFACT_KINDS = ("exr_sequence", "mask", "preview", "contact_sheet", "otio", "json")
+ARTIFACT_KINDS = ("exr_sequence", "mask", "preview", "contact_sheet", "otio", "json", "work")
 
 # Stable constraint names, so Alembic autogenerate and batch mode on SQLite can refer to them.
 NAMING_CONVENTION = {
@@ -171,6 +171,8 @@ class StageRun(Base):
     hostname: Mapped[str | None] = mapped_column(String(255))
     gpu_name: Mapped[str | None] = mapped_column(String(255))
     prefect_task_run_id: Mapped[str | None] = mapped_column(String(64))
+    # One part of a stage split over workers ("prepare", "0001-0120", "finish"); NULL: whole.
+    part: Mapped[str | None] = mapped_column(String(32))
     # A skipped stage points at the completed stage run whose outputs it reused.
     reused_from_id: Mapped[str | None] = mapped_column(ForeignKey("stage_run.id"))
 

@@ -81,6 +81,7 @@ class StageRecord:
     node_id: str | None = None
     hostname: str | None = None
     gpu_name: str | None = None
+    part: str | None = None  # one part of a split stage ("prepare", "0001-0120", "finish")
     artifacts: tuple[ArtifactRecord, ...] = ()
 
     @property

@@ -207,20 +207,23 @@ class LineageStore:
                     engine_version: str | None = None, settings: Mapping[str, Any] | None = None,
                     model_checksums: Mapping[str, str] | None = None, worker: str | None = None,
                     prefect_task_run_id: str | None = None, attempt: int | None = None,
-                    place: Mapping[str, str | None] | None = None) -> str:
+                    place: Mapping[str, str | None] | None = None, part: str | None = None) -> str:
         """Record a stage attempt as started; return its id.
 
         Args:
             identity: digest of the stage's inputs (media digest, mask inputs, engine name,
                 version and settings, model checksums); what `find_completed_stage` looks up.
-            attempt: 1-based; by default one more than the shot's earlier rows for this stage.
+            attempt: 1-based; by default one more than the shot's earlier rows for this stage
+                (and part).
             place: where the attempt runs: `node_id`, `hostname`, `gpu_name` (each optional).
+            part: the part of a stage split over workers ("prepare", "0001-0120", "finish");
+                None for the whole stage.
         """
         _check_choice("stage", stage, STAGES)
         with self._transaction() as session:
             if attempt is None:
-                attempt = 1 + _count_attempts(session, shot_id, stage)
-            row = StageRun(shot_id=shot_id, stage=stage, identity=identity, engine=engine,
+                attempt = 1 + _count_attempts(session, shot_id, stage, part)
+            row = StageRun(shot_id=shot_id, stage=stage, part=part, identity=identity, engine=engine,
                            engine_version=engine_version, engine_settings=scrub_settings(settings),
                            model_checksums=scrub_settings(model_checksums),
                            status=StageStatus.RUNNING,
@@ -236,12 +239,14 @@ class LineageStore:
         """Complete a running stage as succeeded or failed; `seconds` defaults to wall time."""
         self._finish(StageRun, stage_run_id, status, STAGE_END_STATUSES, error, seconds=seconds)
 
-    def fail_unfinished_stages(self, shot_id: str, stage: str, reason: str) -> int:
-        """Close a shot's stage attempts still marked running (their worker died mid-stage) as
-        failed with `reason`; returns how many. Called before a retry starts the stage again."""
+    def fail_unfinished_stages(self, shot_id: str, stage: str, reason: str,
+                               part: str | None = None) -> int:
+        """Close a shot's stage attempts (of `part` only: parts run side by side) still marked
+        running (their worker died mid-stage) as failed with `reason`; returns how many.
+        Called before a retry starts the stage again."""
         with self._transaction() as session:
             rows = session.scalars(select(StageRun).where(
-                StageRun.shot_id == shot_id, StageRun.stage == stage,
+                StageRun.shot_id == shot_id, StageRun.stage == stage, _part_is(part),
                 StageRun.status == StageStatus.RUNNING)).all()
             for row in rows:
                 row.status, row.finished = StageStatus.FAILED, utc_now()
@@ -265,13 +270,16 @@ class LineageStore:
     def record_skip(self, shot_id: str, reused: StageRecord, *, worker: str | None = None,
                     prefect_task_run_id: str | None = None,
                     place: Mapping[str, str | None] | None = None) -> str:
-        """Record that a shot's stage was skipped because `reused` already produced its outputs."""
+        """Record that a shot's stage (or part) was skipped because `reused` already produced
+        its outputs."""
         with self._transaction() as session:
-            row = StageRun(shot_id=shot_id, stage=reused.stage, identity=reused.identity,
+            row = StageRun(shot_id=shot_id, stage=reused.stage, part=reused.part,
+                           identity=reused.identity,
                            engine=reused.engine, engine_version=reused.engine_version,
                            engine_settings=reused.engine_settings,
                            model_checksums=reused.model_checksums, status=StageStatus.SKIPPED,
-                           attempt=1 + _count_attempts(session, shot_id, reused.stage),
+                           attempt=1 + _count_attempts(session, shot_id, reused.stage,
+                                                       reused.part),
                            started=utc_now(), seconds=0.0, worker=worker,
                            prefect_task_run_id=_optional_str(prefect_task_run_id),
                            reused_from_id=reused.id, **_place_columns(place))
@@ -432,10 +440,14 @@ def _file_stamps(session: Session, artifact_ids: list[str]) -> dict[str, list[Fi
     return found
 
 
-def _count_attempts(session: Session, shot_id: str, stage: str) -> int:
+def _count_attempts(session: Session, shot_id: str, stage: str, part: str | None = None) -> int:
     query = (select(func.count()).select_from(StageRun)
-             .where(StageRun.shot_id == shot_id, StageRun.stage == stage))
+             .where(StageRun.shot_id == shot_id, StageRun.stage == stage, _part_is(part)))
     return session.scalar(query) or 0
+
+
+def _part_is(part: str | None):
+    return StageRun.part.is_(None) if part is None else StageRun.part == part
 
 
 # --- records ----------------------------------------------------------------------------------
