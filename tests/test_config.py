@@ -55,6 +55,15 @@ def test_the_farm_sections_resources_limits_and_qc_url(tmp_path):
     assert config.farm.qc_url == "https://farm-web/cleanup"
     assert config.settings("inpaint", "classical") == {}
     assert load_engine_config(None).farm.ray_resources == {}
+    assert config.farm.chunk_frames is None  # the engine's default
+
+
+def test_inpaint_chunk_frames_sits_beside_the_engine_sections(tmp_path):
+    path = tmp_path / "farm.toml"
+    path.write_text('[inpaint]\nchunk_frames = 48\n[inpaint.classical]\nobservations = 16\n')
+    config = load_engine_config(path)
+    assert config.farm.chunk_frames == 48
+    assert config.settings("inpaint", "classical") == {"observations": 16}
 
 
 @pytest.mark.parametrize("text, message", [
@@ -63,6 +72,8 @@ def test_the_farm_sections_resources_limits_and_qc_url(tmp_path):
     ("[ray]\nresource = 1\n", "has no setting 'resource'"),
     ("[limits]\ngemini-api = 0\n", "not a number of slots"),
     ("[qc]\nurl = \"/mnt/out\"\n", "not an http"),
+    ("[inpaint]\nchunk_frames = -5\n", "not a number of frames"),
+    ("[inpaint]\nchunk_frames = \"120\"\n", "not a number of frames"),
 ])
 def test_bad_farm_sections_get_one_clear_line(tmp_path, text, message):
     path = tmp_path / "farm.toml"

@@ -3,6 +3,7 @@ pipeline rendering parts to the same EXRs as one process."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -137,3 +138,112 @@ def test_even_parts_cover_the_shot_in_parts_no_longer_than_the_chunk(frames, chu
     assert parts[0].start == 0 and parts[-1].stop == frames
     assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
     assert [part.index for part in parts] == list(range(len(parts)))
+
+
+# --- the pipeline: prepare, parts, finish ------------------------------------------------------
+
+LONG = 30  # frames of the pipeline's long shot; parts of 8 -> four parts
+
+
+@pytest.fixture(scope="module")
+def long_plan(tmp_path_factory):
+    from void_core.cutlist import read_cutlist
+    from void_core.pipeline import stages
+    from void_core.synth import SceneSpec, write_scene
+    from void_core.synth.cutlist import write_synthetic_cutlist
+
+    root = tmp_path_factory.mktemp("long")
+    scene = write_scene(SceneSpec(name="sh010", width=96, height=64, frames=LONG, camera="pan",
+                                  shadow=True, seed=2), root / "sh010",
+                        mask_name="ground_truth_mask.mp4")
+    cut = read_cutlist(write_synthetic_cutlist([scene], root / "reel.otio"))
+    return stages.ShotPlan.from_spec(cut.shots[0])
+
+
+def _through_analysis(settings, plan):
+    from void_core.pipeline import stages
+
+    state = stages.ShotState(plan=plan)
+    for stage in ("ingest", "masking", "analysis"):
+        state = stages.STAGES[stage](settings, state)
+    return state
+
+
+def _exr_bytes(out: Path) -> dict[str, tuple]:
+    from void_core.media.exr import read_exr_frame
+
+    frames = {}
+    for path in sorted((out / "sh010").glob("*.exr")):
+        exr = read_exr_frame(path)
+        frames[path.name] = (exr.rgb.tobytes(), {k: v.tobytes() for k, v in exr.masks.items()})
+    return frames
+
+
+def _stage_rows(out: Path) -> list[tuple]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT stage, part, status FROM stage_run ORDER BY started, id")).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+@pytest.mark.parametrize("refiner", ["flow", "none"])
+def test_a_long_shot_in_parts_writes_the_exrs_of_one_process_bit_exact(long_plan, tmp_path,
+                                                                        refiner):
+    from void_core.pipeline import stages
+
+    whole = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "whole",
+                               chunk_frames=0, refiner=refiner)
+    parted = replace(whole, out_root=tmp_path / "parts", chunk_frames=8)
+    assert not stages.splits(whole, long_plan) and stages.splits(parted, long_plan)
+    one = stages.run_shot(replace(whole, stages=whole.stages[:-1]), long_plan)
+    split = stages.run_shot(replace(parted, stages=parted.stages[:-1]), long_plan)
+
+    expected = _exr_bytes(tmp_path / "whole")
+    assert len(expected) == LONG and _exr_bytes(tmp_path / "parts") == expected
+    assert split.result.frames == one.result.frames == LONG
+    assert split.result.spatial_share == one.result.spatial_share
+    assert split.result.notes == one.result.notes
+    assert split.report("inpaint").status == "succeeded" and split.parts is None
+    inpaint_rows = [row for row in _stage_rows(tmp_path / "parts") if row[0] == "inpaint"]
+    assert inpaint_rows == [("inpaint", "prepare", "succeeded"),
+                            ("inpaint", "0001-0008", "succeeded"),
+                            ("inpaint", "0009-0015", "succeeded"),
+                            ("inpaint", "0016-0022", "succeeded"),
+                            ("inpaint", "0023-0030", "succeeded"),
+                            ("inpaint", None, "succeeded")]
+
+
+def test_a_rerun_after_one_parts_exrs_are_deleted_redoes_only_that_part(long_plan, tmp_path):
+    from void_core.pipeline import stages
+
+    settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "out",
+                                  chunk_frames=8)
+    state = _through_analysis(settings, long_plan)
+    stages.inpaint_in_parts(settings, state)
+    before = _exr_bytes(tmp_path / "out")
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "sh010").glob("*.exr")}
+    for number in range(1009, 1016):  # the second part's frames
+        (tmp_path / "out" / "sh010" / f"sh010.{number}.exr").unlink()
+
+    again = stages.inpaint_in_parts(settings, _through_analysis(settings, long_plan))
+    assert _exr_bytes(tmp_path / "out") == before
+    rewritten = {p.name for p in (tmp_path / "out" / "sh010").glob("*.exr")
+                 if p.stat().st_mtime_ns != stamps.get(p.name)}
+    assert rewritten == {f"sh010.{number}.exr" for number in range(1009, 1016)}
+    rows = _stage_rows(tmp_path / "out")
+    second_run = [row for row in rows[len(rows) - 6:]]
+    assert second_run == [("inpaint", "prepare", "skipped"),
+                          ("inpaint", "0001-0008", "skipped"),
+                          ("inpaint", "0009-0015", "succeeded"),
+                          ("inpaint", "0016-0022", "skipped"),
+                          ("inpaint", "0023-0030", "skipped"),
+                          ("inpaint", None, "succeeded")]
+    assert again.report("inpaint").status == "succeeded"
+
+    third = stages.inpaint_in_parts(settings, _through_analysis(settings, long_plan))
+    assert third.report("inpaint").status == "skipped"  # the whole sequence, at once
+    assert _stage_rows(tmp_path / "out")[-1] == ("inpaint", None, "skipped")

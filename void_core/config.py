@@ -27,16 +27,19 @@
     [qc]
     url = "https://farm-web/cleanup"    # OUT served over HTTP: QC links become https://
 
+    [inpaint]
+    chunk_frames = 120                  # long shots in parts of this many frames (0: never)
+
 Engine sections are `[<stage>.<engine>]` with stage one of inpaint, masking, analysis, refine;
 an engine not named in the file gets its defaults. Settings given on the command line win.
-`[ray]`, `[limits]` and `[qc]` are the farm's sections (`FarmConfig`).
+`[ray]`, `[limits]`, `[qc]` and `[inpaint] chunk_frames` are the farm's (`FarmConfig`).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from void_core.engines import check_settings, closest, names
@@ -56,6 +59,9 @@ class FarmConfig:
     ray_resources: dict[str, dict[str, float]] = field(default_factory=dict)
     api_limits: dict[str, int] = field(default_factory=dict)
     qc_url: str | None = None
+    chunk_frames: int | None = None  # [inpaint] chunk_frames; None: the engine's default
+
+
 SECRET_WORDS = ("key", "token", "secret", "password")  # as a whole name or its last word
 COLOUR_SECTION = "colour"
 COLOUR_KEYS = ("config", "input_colorspace", "working_colorspace")
@@ -95,7 +101,17 @@ def load_engine_config(path: str | Path | None = None) -> EngineConfig:
         raise InputError(path, f"is not valid TOML ({err})") from None
     colour = _checked_colour(path, data.pop(COLOUR_SECTION, {}))
     farm = _farm(path, {name: data.pop(name) for name in FARM_SECTIONS if name in data})
+    inpaint = data.get("inpaint")
+    if isinstance(inpaint, dict) and "chunk_frames" in inpaint:
+        farm = replace(farm, chunk_frames=_chunk_frames(path, inpaint.pop("chunk_frames")))
     return EngineConfig(sections=_checked(path, data), path=path, colour=colour, farm=farm)
+
+
+def _chunk_frames(path: Path, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(path, f"[inpaint] chunk_frames = {value!r} is not a number of frames",
+                         "write e.g. chunk_frames = 120 (0: never split a shot)")
+    return value
 
 
 def _checked_colour(path: Path, section) -> dict[str, str]:

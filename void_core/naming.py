@@ -38,6 +38,8 @@ ANALYSIS_JSON = "vlm_analysis.json"
 AFFECTED_MASKS = "affected_objects"  # the affected objects' masks, when the masker segments them
 STAGED_CLIP = "source"
 OWNER_LOCK = "owner.lock"  # which run holds the shot (void_core.ownership)
+PARTS_FOLDER = "parts"  # a long shot's inpaint in parts: prepare's files, each part's stats
+PARTS_PLAN = "parts.json"  # the edit boxes, the parts, prepare's stats
 
 # Outputs.
 QC_FOLDER = "qc"
@@ -85,6 +87,16 @@ def frame_range_problem(first: int, count: int) -> str | None:
 
 def work_dir(out_root: Path, shot: str) -> Path:
     return Path(out_root) / WORK_FOLDER / shot
+
+
+def parts_dir(out_root: Path, shot: str) -> Path:
+    """`OUT/.void-work/<shot>/parts/`: what a long shot's parts share (any worker reads it)."""
+    return work_dir(out_root, shot) / PARTS_FOLDER
+
+
+def part_stats(label: str) -> str:
+    """`part-0001-0120.json`: one part's engine stats, timings and plate values."""
+    return f"part-{label}.json"
 
 
 def shot_lock(out_root: Path, shot: str) -> Path:

@@ -53,9 +53,12 @@ def shot_identity(request: ShotRequest, plate: Plate, engine, refiner) -> tuple[
 def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: str,
              engine: tuple[EngineKind, object] | None, run: Callable[[], list[str]], *,
              artifacts: list[tuple], settings_record: dict | None = None,
-             checksums: dict | None = None) -> StageReport:
+             checksums: dict | None = None, part: str | None = None,
+             written: Callable[[], list[tuple]] | None = None) -> StageReport:
     """Run `run` as lineage stage `stage` of the shot, unless an identical result exists.
-    `engine`: (kind, instance) of the engine doing the work, None for none."""
+    `engine`: (kind, instance) of the engine doing the work, None for none. `part`: one part
+    of a stage split over workers (None: the whole stage). `written`: more artifacts, known
+    only once `run` has written them (recorded too, so a rerun checks them)."""
     instance = engine[1] if engine is not None else None
     name = instance.name if instance is not None else str(stage)
     if engine is not None and checksums is None:
@@ -64,7 +67,7 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
     with open_store(settings.lineage_url) as store:
         shot_id = state.plan.shot_id or _adopt_shot(store, settings, state)
         store.fail_unfinished_stages(shot_id, stage, "attempt lost: its worker stopped before "
-                                     "the stage finished (the stage was run again)")
+                                     "the stage finished (the stage was run again)", part=part)
         reusable = None if settings.force else store.find_completed_stage(identity)
         if reusable is not None and _same_files(reusable, artifacts):
             store.record_skip(shot_id, reusable, worker=_worker(),
@@ -76,7 +79,7 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
             engine_version=instance.version if instance is not None else None,
             settings=settings_record or ({"engine": describe(instance)} if instance else None),
             model_checksums=checksums, worker=_worker(),
-            prefect_task_run_id=ORCHESTRATOR_TASK_ID.get(), place=place.columns())
+            prefect_task_run_id=ORCHESTRATOR_TASK_ID.get(), place=place.columns(), part=part)
     started = time.perf_counter()
     try:
         notes = run()
@@ -88,15 +91,58 @@ def recorded(settings: RunSettings, state: ShotState, stage: Stage, identity: st
         raise
     seconds = time.perf_counter() - started
     with open_store(settings.lineage_url) as store:
-        for kind, path, *frames in artifacts:
-            first, last = (frames + [None, None])[:2]
-            resolved = Path(path).resolve()
-            store.record_artifact(stage_id, kind, resolved, frame_first=first,
-                                  frame_last=last, bytes=_size(path),
-                                  files=stamp_artifact(resolved, first, last))
+        _record_artifacts(store, stage_id, artifacts + (written() if written else []))
         store.finish_stage(stage_id, StageStatus.SUCCEEDED, seconds=seconds)
     return StageReport(stage, StageStatus.SUCCEEDED, seconds, name, tuple(notes),
                        where=place.label)
+
+
+def reused_stage(settings: RunSettings, state: ShotState, stage: Stage, identity: str,
+                 artifacts: list[tuple], engine_name: str) -> StageReport | None:
+    """A skip, recorded, when lineage holds an identical result whose files are intact (the
+    whole of a split stage, before any part starts); else None."""
+    if settings.force:
+        return None
+    place = current_place()
+    with open_store(settings.lineage_url) as store:
+        reusable = store.find_completed_stage(identity)
+        if reusable is None or not _same_files(reusable, artifacts):
+            return None
+        shot_id = state.plan.shot_id or _adopt_shot(store, settings, state)
+        store.record_skip(shot_id, reusable, worker=_worker(),
+                          prefect_task_run_id=ORCHESTRATOR_TASK_ID.get(), place=place.columns())
+    return StageReport(stage, StageStatus.SKIPPED, 0.0, engine_name, where=place.label)
+
+
+def record_assembled(settings: RunSettings, state: ShotState, stage: Stage, identity: str,
+                     engine: tuple[str, str | None, dict | None], artifacts: list[tuple],
+                     seconds: float, settings_record: dict | None = None) -> None:
+    """The whole of a stage whose parts ran (and were recorded) apart: one succeeded row with
+    the whole output, so a rerun can skip the stage at once. `engine`: (name, version, model
+    checksums) of the engine that did the parts (its model is not loaded here)."""
+    name, version, checksums = engine
+    with open_store(settings.lineage_url) as store:
+        shot_id = state.plan.shot_id or _adopt_shot(store, settings, state)
+        stage_id = store.start_stage(
+            shot_id, stage, identity=identity, engine=name, engine_version=version,
+            settings=settings_record, model_checksums=checksums, worker=_worker(),
+            prefect_task_run_id=ORCHESTRATOR_TASK_ID.get(), place=current_place().columns())
+        _record_artifacts(store, stage_id, artifacts)
+        store.finish_stage(stage_id, StageStatus.SUCCEEDED, seconds=seconds)
+
+
+def part_identity(whole: str, part: str, **what) -> str:
+    """A part's identity: the whole stage's, the part's name and what else decides its files."""
+    return digest_of({"whole": whole, "part": part, **what})
+
+
+def _record_artifacts(store: LineageStore, stage_id: str, artifacts: list[tuple]) -> None:
+    for kind, path, *frames in artifacts:
+        first, last = (frames + [None, None])[:2]
+        resolved = Path(path).resolve()
+        store.record_artifact(stage_id, kind, resolved, frame_first=first,
+                              frame_last=last, bytes=_size(path),
+                              files=stamp_artifact(resolved, first, last))
 
 
 @contextmanager

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import os
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import asdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, astuple
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +28,15 @@ import void_core
 from void_core import naming, quadmask
 from void_core.composite import Box, Feather, edit_box, paste
 from void_core.digests import file_digest
-from void_core.engines import Inpainter, shared_engine
+from void_core.engines import Inpainter, entry, shared_engine
 from void_core.errors import InputError, MaskError
-from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames
+from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames, ShotPart, whole_shot
 from void_core.media.exr import remove_stale_temporaries, write_exr_frame
 from void_core.media.masks import QuadmaskReader
 from void_core.media.plate import Plate, open_plate
-from void_core.media.plate_values import ShotValues, frame_values
+from void_core.media.plate_values import FrameValues, ShotValues, frame_values
 from void_core.pipeline.state import (
-    DEFAULT_START_FRAME, ProgressCallback, ShotRequest, ShotResult,
+    DEFAULT_START_FRAME, ProgressCallback, ShotRequest, ShotResult, part_label,
 )
 from void_core.vocabulary import EngineKind
 
@@ -117,29 +118,49 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
         InputError / MediaError / MaskError: bad input, found before anything is written.
     """
     started = time.perf_counter()
-    name = check_shot_name(request.name)
+    plate, reader = open_checked(request)
+    engine = engine or inpainter_for(request)
+    engine.stats = InpaintStats()  # a shared engine reports on this shot only
+    feather = Feather.for_width(plate.info.width)
+    boxes = _scan_mask(reader, feather)
+    timings = {"scan": time.perf_counter() - started, "decode": 0.0, "fill": 0.0, "write": 0.0}
+    shot = _shot_frames(plate, reader, boxes, feather, timings, prompt=_prompt(request))
+    writer = _writer(request, plate, engine, timings)
+    fills = _render(plate, engine, refiner_for(request), shot, timings,
+                    lambda: engine.inpaint(shot), 0, shot.frame_count)
+    _write_all(writer, fills, shot.frame_count, on_progress)
+    return _shot_result(request, plate, engine.name, writer.first_frame, time.perf_counter() - started,
+                        timings, engine.stats, writer.values)
+
+
+def open_checked(request: ShotRequest) -> tuple[Plate, QuadmaskReader]:
+    """The request's plate and quadmask, checked against each other (nothing written)."""
+    check_shot_name(request.name)
     plate = open_plate(request.inputs.plate, transfer=request.transfer, rate=request.rate,
                        colour_spec=request.colour)
     reader = QuadmaskReader(request.inputs.mask)
     validate_mask(plate, reader)
-    engine = engine or inpainter_for(request)
-    engine.stats = InpaintStats()  # a shared engine reports on this shot only
-    refiner = refiner_for(request)
-    feather = Feather.for_width(plate.info.width)
-    boxes = _scan_mask(reader, feather)
-    first_frame = first_output_frame(request.start_frame, plate.info.first_frame)
+    return plate, reader
 
-    out_dir = naming.exr_dir(request.out_root, name)
+
+def _prompt(request: ShotRequest) -> str:
+    return str(request.inputs.prompt.get("bg", "") or "")
+
+
+def _writer(request: ShotRequest, plate: Plate, engine, timings: dict[str, float]) -> _FrameWriter:
+    first_frame = first_output_frame(request.start_frame, plate.info.first_frame)
+    out_dir = naming.exr_dir(request.out_root, request.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
-    attributes = _lineage_attributes(request, plate, engine, refiner)
-    timings = {"scan": time.perf_counter() - started, "decode": 0.0, "fill": 0.0, "write": 0.0}
-    shot = _shot_frames(plate, reader, boxes, feather, timings,
-                        prompt=str(request.inputs.prompt.get("bg", "") or ""))
-    writer = _FrameWriter(out_dir, name, first_frame, plate, attributes, request.compression, timings)
-    total = plate.info.frame_count
+    attributes = _lineage_attributes(request, plate, engine, refiner_for(request))
+    return _FrameWriter(out_dir, request.name, first_frame, plate, attributes,
+                        request.compression, timings)
+
+
+def _write_all(writer: _FrameWriter, frames: Iterator[tuple[Frame, np.ndarray]], total: int,
+               on_progress: ProgressCallback | None) -> None:
     try:
-        for frame, output in _render(plate, engine, refiner, shot, timings):
+        for frame, output in frames:
             writer.submit(frame, output)
             if on_progress:
                 on_progress(writer.completed(), total)
@@ -148,17 +169,126 @@ def process_shot(request: ShotRequest, on_progress: ProgressCallback | None = No
         writer.close()
     if on_progress:
         on_progress(total, total)
-    notes = list(engine.stats.notes)
-    if (values_line := writer.values.summary()) is not None:
+
+
+def _shot_result(request: ShotRequest, plate: Plate, engine_name: str, first_frame: int,
+                 seconds: float, timings: dict[str, float], stats: InpaintStats,
+                 values: ShotValues) -> ShotResult:
+    notes = list(stats.notes)
+    if (values_line := values.summary()) is not None:
         notes.append(values_line)
-    if engine.stats.hole_pixels and engine.stats.spatial_share > 0.999:
+    if stats.hole_pixels and stats.spatial_share > 0.999:
         notes.append("fill was spatial only: no frame showed the background behind the object")
     return ShotResult(
-        name=name, out_dir=out_dir, frames=total, first_frame=first_frame,
-        width=plate.info.width, height=plate.info.height, engine=engine.name,
-        seconds=time.perf_counter() - started, timings=timings,
-        spatial_share=engine.stats.spatial_share, notes=notes,
+        name=request.name, out_dir=naming.exr_dir(request.out_root, request.name),
+        frames=plate.info.frame_count, first_frame=first_frame, width=plate.info.width,
+        height=plate.info.height, engine=engine_name, seconds=seconds, timings=timings,
+        spatial_share=stats.spatial_share, notes=notes,
     )
+
+
+# --- a long shot in parts: prepare once, render parts anywhere, finish ---------------------
+
+
+def prepare_parts(request: ShotRequest, folder: Path, chunk_frames: int, *,
+                  engine: Inpainter | None = None) -> list[ShotPart]:
+    """What every part needs, once: the mask's edit boxes and the engine's `prepare` (files in
+    `folder`); returns the parts. An engine that does not split gives the whole shot.
+
+    Raises:
+        InputError / MediaError / MaskError: bad input, found before anything is written.
+    """
+    started = time.perf_counter()
+    plate, reader = open_checked(request)
+    engine = engine or inpainter_for(request)
+    engine.stats = InpaintStats()
+    feather = Feather.for_width(plate.info.width)
+    boxes = _scan_mask(reader, feather)
+    timings = {"scan": time.perf_counter() - started, "decode": 0.0}
+    shot = _shot_frames(plate, reader, boxes, feather, timings, prompt=_prompt(request))
+    folder.mkdir(parents=True, exist_ok=True)
+    splits = entry(EngineKind.INPAINT, request.engine).splits_shots
+    parts = engine.prepare(shot, folder, chunk_frames) if splits else whole_shot(shot.frame_count)
+    check_parts(parts, shot.frame_count, engine.name)
+    timings["prepare"] = time.perf_counter() - started - timings["scan"]
+    write_json(folder / naming.PARTS_PLAN, {
+        "frames": shot.frame_count, "boxes": [list(astuple(box)) for box in boxes],
+        "parts": [asdict(part) for part in parts], "stats": asdict(engine.stats),
+        "timings": timings, "seconds": time.perf_counter() - started})
+    return parts
+
+
+def check_parts(parts: list[ShotPart], frame_count: int, engine_name: str) -> None:
+    """The parts cover frames [0, frame_count) once each, and wait only on earlier parts."""
+    covered = sorted((part.start, part.stop) for part in parts)
+    ends = [0] + [stop for _, stop in covered]
+    if [start for start, _ in covered] != ends[:-1] or ends[-1] != frame_count or \
+            any(start >= stop for start, stop in covered):
+        raise RuntimeError(f"engine {engine_name} split {frame_count} frames into {covered}")
+    for position, part in enumerate(parts):
+        if part.index != position or any(not 0 <= other < position for other in part.after):
+            raise RuntimeError(f"engine {engine_name}: part {part} is out of order")
+
+
+def read_parts(folder: Path) -> list[ShotPart]:
+    plan = json.loads((folder / naming.PARTS_PLAN).read_text())
+    return [ShotPart(**{**part, "after": tuple(part["after"])}) for part in plan["parts"]]
+
+
+def render_part(request: ShotRequest, folder: Path, part: ShotPart,
+                on_progress: ProgressCallback | None = None, *,
+                engine: Inpainter | None = None) -> list[str]:
+    """Frames [part.start, part.stop) through fill, refine and composite to their EXRs (the
+    same path and names as `process_shot`); the part's stats go to `folder`. Returns its notes."""
+    started = time.perf_counter()
+    plate, reader = open_checked(request)
+    plan = json.loads((folder / naming.PARTS_PLAN).read_text())
+    boxes = tuple(Box(*box) for box in plan["boxes"])
+    engine = engine or inpainter_for(request)
+    engine.stats = InpaintStats()
+    timings = {"decode": 0.0, "fill": 0.0, "write": 0.0}
+    shot = _shot_frames(plate, reader, boxes, Feather.for_width(plate.info.width), timings,
+                        prompt=_prompt(request))
+    writer = _writer(request, plate, engine, timings)
+    fills = _render(plate, engine, refiner_for(request), shot, timings,
+                    lambda: engine.fill_part(shot, folder, part), part.start, part.stop)
+    _write_all(writer, fills, part.frame_count, on_progress)
+    write_json(folder / naming.part_stats(part_label(part)), {
+        "stats": asdict(engine.stats), "timings": timings,
+        "seconds": time.perf_counter() - started,
+        "values": {str(number): astuple(values) for number, values in writer.values.frames.items()}})
+    return list(engine.stats.notes)
+
+
+def finish_parts(request: ShotRequest, folder: Path, parts: list[ShotPart],
+                 engine_name: str) -> ShotResult:
+    """The shot's result from prepare's and every part's stats files (the parts ran anywhere)."""
+    plate, _ = open_checked(request)
+    plan = json.loads((folder / naming.PARTS_PLAN).read_text())
+    stats = InpaintStats(**plan["stats"])
+    timings, seconds = dict(plan["timings"]), plan["seconds"]
+    values = ShotValues()
+    for part in parts:
+        record = json.loads((folder / naming.part_stats(part_label(part))).read_text())
+        part_stats = InpaintStats(**record["stats"])
+        stats.hole_pixels += part_stats.hole_pixels
+        stats.temporal_pixels += part_stats.temporal_pixels
+        stats.spatial_pixels += part_stats.spatial_pixels
+        stats.notes += [note for note in part_stats.notes if note not in stats.notes]
+        for key, value in record["timings"].items():
+            timings[key] = timings.get(key, 0.0) + value
+        seconds += record["seconds"]
+        for number, counts in record["values"].items():
+            values.add(int(number), FrameValues(*counts))
+    first_frame = first_output_frame(request.start_frame, plate.info.first_frame)
+    return _shot_result(request, plate, engine_name, first_frame, seconds, timings, stats, values)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Atomically (a part on another worker never reads half a file)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=1))
+    os.replace(temporary, path)
 
 
 def first_output_frame(start_frame: int | None, plate_first: int | None) -> int:
@@ -222,15 +352,19 @@ def _shot_frames(plate: Plate, reader: QuadmaskReader, boxes: tuple[Box, ...], f
 
 
 def _render(plate: Plate, engine: Inpainter, refiner, shot: ShotFrames,
-            timings: dict[str, float]) -> Iterator[tuple[Frame, np.ndarray]]:
-    """Yield (frame, output linear frame) in order."""
+            timings: dict[str, float], engine_fills: Callable[[], Iterator[Fill]], start: int,
+            stop: int) -> Iterator[tuple[Frame, np.ndarray]]:
+    """Yield (frame, output linear frame) for frames [start, stop) in order; `engine_fills`
+    starts the engine's fills of those frames. A refiner restarts at `start`: it carries
+    refined fills from frame to frame, so a part's first frame is not blended with the
+    previous part's last (no change for engines whose fills are all stable, as classical's)."""
     if all(box.empty for box in shot.boxes):  # nothing to remove: the plate passes through
-        for frame in shot.stream():
+        for frame in shot.stream(start, stop):
             yield frame, plate.linear(frame.raw)
         return
-    expected = 0
+    expected = start
     clock = time.perf_counter()
-    fills = engine.inpaint(shot)
+    fills = engine_fills()
     if refiner is not None:
         fills = refiner.refine(fills, lambda f: shot.feather.hole(f.frame.quad[f.box.slices]))
     for fill in fills:
@@ -240,8 +374,9 @@ def _render(plate: Plate, engine: Inpainter, refiner, shot: ShotFrames,
         expected += 1
         yield fill.frame, _composite(plate, fill, shot.feather)
         clock = time.perf_counter()
-    if expected != shot.frame_count:
-        raise RuntimeError(f"engine {engine.name} answered {expected} of {shot.frame_count} frames")
+    if expected != stop:
+        raise RuntimeError(f"engine {engine.name} answered frames {start}-{expected - 1} of "
+                           f"{start}-{stop - 1}")
 
 
 def _composite(plate: Plate, fill: Fill, feather: Feather) -> np.ndarray:

@@ -21,27 +21,32 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from void_core import naming
 from void_core.digests import digest_of, file_digest
-from void_core.engines import describe, model_checksums, segments_objects, shared_engine
+from void_core.engines import describe, entry, model_checksums, segments_objects, shared_engine
 from void_core.errors import InputError, MaskError
 from void_core.masking.prompt import read_points_json, validate_prompts
 from void_core.media.clip_range import sequence_start_frame, stage_clip, video_start_frame
 from void_core.media.masks import QuadmaskReader, find_mask
 from void_core.media.plate import open_plate
-from void_core.pipeline.record import recorded, shot_identity, stamp
+from void_core.pipeline.record import (
+    part_identity, record_assembled, recorded, reused_stage, shot_identity, stamp,
+)
 from void_core.pipeline.render import (
-    check_shot_name, inpainter_for, process_shot, refiner_for, validate_mask,
+    check_shot_name, finish_parts, inpainter_for, open_checked, prepare_parts, process_shot,
+    read_parts, refiner_for, render_part, validate_mask,
 )
 from void_core.pipeline.state import (
-    ORCHESTRATOR_TASK_ID, ProgressCallback, RunSettings, ShotInputs, ShotPlan, ShotRequest,
-    ShotState, StageReport, current_place, work_dir,
+    ORCHESTRATOR_TASK_ID, PartReport, ProgressCallback, RunSettings, ShotInputs, ShotParts,
+    ShotPlan, ShotRequest, ShotState, StageReport, current_place, part_label, work_dir,
 )
 from void_core.vocabulary import STAGE_ORDER, EngineKind, Stage, StageStatus
 
 QC_VERSION = "2"  # 2: the embedded JPEG strip
+PREPARE = "prepare"  # the lineage part of a long shot's inpaint that prepares its parts
 DEFAULT_TASK_RESOURCES = {"num_cpus": 1}  # a stage without an engine of its own
 
 
@@ -287,6 +292,133 @@ def inpaint(settings: RunSettings, state: ShotState, *, engine=None,
     return state.with_report(report, exr_dir=out_dir, frames=frames, result=result)
 
 
+# --- inpaint in parts: a long shot of a splitting engine --------------------------------------
+
+
+def chunk_frames(settings: RunSettings) -> int:
+    """Frames per part of a long shot: the run's `chunk_frames`, else the engine's default;
+    0 (never split) for an engine that does not split shots."""
+    declared = entry(EngineKind.INPAINT, settings.engine)
+    if not declared.splits_shots:
+        return 0
+    return declared.chunk_frames if settings.chunk_frames is None else settings.chunk_frames
+
+
+def splits(settings: RunSettings, plan: ShotPlan) -> bool:
+    """Whether the shot's inpaint runs as prepare -> parts -> finish."""
+    chunk = chunk_frames(settings)
+    return chunk > 0 and plan.frame_count > chunk
+
+
+def inpaint_prepare(settings: RunSettings, state: ShotState, *, engine=None) -> ShotState:
+    """A long shot's inpaint, step 1 (whole shot, once): the edit boxes and the engine's
+    `prepare` as files in OUT/.void-work/<shot>/parts/; the state then holds the parts
+    (`state.parts`). When lineage holds the whole EXR sequence intact, the inpaint stage is
+    skipped here: the state holds its report and no parts."""
+    request = shot_request(settings, state)
+    plate, _ = open_checked(request)
+    instance = engine or inpainter_for(request)
+    identity, inputs = shot_identity(request, plate, instance, refiner_for(request))
+    whole = _exr_sequence(settings, state)
+    skipped = reused_stage(settings, state, Stage.INPAINT, identity, [whole], instance.name)
+    if skipped is not None:
+        return state.with_report(skipped, exr_dir=naming.exr_dir(settings.out_root, state.name),
+                                 frames=state.plan.frame_count)
+    folder = naming.parts_dir(settings.out_root, state.name)
+    chunk = chunk_frames(settings)
+
+    def run() -> list[str]:
+        prepare_parts(request, folder, chunk, engine=instance)
+        return []
+
+    report = recorded(settings, state, Stage.INPAINT,
+                      part_identity(identity, PREPARE, chunk_frames=chunk),
+                      (EngineKind.INPAINT, instance), run,
+                      artifacts=[("json", folder / naming.PARTS_PLAN)],
+                      settings_record={**inputs, "chunk_frames": chunk}, part=PREPARE,
+                      written=lambda: [("work", path) for path in _prepared_files(folder)])
+    parts = ShotParts(identity=identity, inputs=inputs, folder=folder,
+                      first_frame=state.plan.first_frame, parts=tuple(read_parts(folder)),
+                      prepare=report, engine=(instance.name, instance.version,
+                                              model_checksums(EngineKind.INPAINT, instance)))
+    return replace(state, parts=parts)
+
+
+def inpaint_part(settings: RunSettings, state: ShotState, index: int, *, engine=None,
+                 on_progress: ProgressCallback | None = None) -> PartReport:
+    """A long shot's inpaint, one part (any worker, after `inpaint_prepare` and the parts in
+    its `after`): its frames' EXRs, skipped when lineage holds them intact."""
+    parts = state.parts
+    part = parts.parts[index]
+    label = part_label(part)
+    request = shot_request(settings, state)
+    instance = engine or inpainter_for(request)
+    identity = part_identity(parts.identity, label, start=part.start, stop=part.stop,
+                             after=list(part.after), kind=part.label)
+    first = parts.first_frame + part.start
+    frames = ("exr_sequence", naming.exr_pattern(settings.out_root, state.name), first,
+              first + part.frame_count - 1)
+
+    def run() -> list[str]:
+        return render_part(request, parts.folder, part, on_progress, engine=instance)
+
+    report = recorded(settings, state, Stage.INPAINT, identity, (EngineKind.INPAINT, instance),
+                      run, artifacts=[frames, ("json", parts.folder / naming.part_stats(label))],
+                      settings_record={**parts.inputs, "part": asdict(part)}, part=label)
+    return PartReport(index, label, report)
+
+
+def inpaint_finish(settings: RunSettings, state: ShotState,
+                   done: list[PartReport]) -> ShotState:
+    """A long shot's inpaint, last step: every part's stats merged into the shot's result,
+    and the whole EXR sequence recorded as the inpaint stage (so a rerun skips it at once)."""
+    parts = state.parts
+    missing = sorted({part.index for part in parts.parts} - {report.index for report in done})
+    if missing:
+        raise RuntimeError(f"{state.name}: inpaint finish without parts {missing}")
+    request = shot_request(settings, state)
+    result = finish_parts(request, parts.folder, list(parts.parts), parts.engine[0])
+    reports = [parts.prepare] + [report.report for report in sorted(done, key=lambda r: r.index)]
+    seconds = sum(report.seconds for report in reports)
+    record_assembled(settings, state, Stage.INPAINT, parts.identity, parts.engine,
+                     [_exr_sequence(settings, state)], seconds,
+                     settings_record={**parts.inputs, "parts": [r.label for r in done]})
+    rendered = any(r.status == StageStatus.SUCCEEDED for r in reports[1:])
+    where = "; ".join(dict.fromkeys(report.where for report in reports if report.where))
+    report = StageReport(Stage.INPAINT, StageStatus.SUCCEEDED if rendered else StageStatus.SKIPPED,
+                         seconds, parts.engine[0], tuple(result.notes), where=where or None)
+    return replace(state.with_report(report, exr_dir=result.out_dir, frames=result.frames,
+                                     result=result), parts=None)
+
+
+def inpaint_in_parts(settings: RunSettings, state: ShotState, *, engine=None,
+                     on_progress: ProgressCallback | None = None) -> ShotState:
+    """prepare -> every part in order -> finish, in this process (`void-farm shot`)."""
+    state = inpaint_prepare(settings, state, engine=engine)
+    if state.parts is None:
+        return state
+    done, total, before = [], state.plan.frame_count, 0
+    for part in state.parts.parts:
+        def progress(count: int, _part_total: int, offset: int = before) -> None:
+            if on_progress:
+                on_progress(offset + count, total)
+        done.append(inpaint_part(settings, state, part.index, engine=engine, on_progress=progress))
+        before += part.frame_count
+    return inpaint_finish(settings, state, done)
+
+
+def _exr_sequence(settings: RunSettings, state: ShotState) -> tuple:
+    return ("exr_sequence", naming.exr_pattern(settings.out_root, state.name),
+            state.plan.first_frame, state.plan.last_frame)
+
+
+def _prepared_files(folder: Path) -> list[Path]:
+    """The engine's files from `prepare` (not the plan, the parts' stats or temporaries)."""
+    return sorted(path for path in folder.iterdir() if path.is_file()
+                  and path.name != naming.PARTS_PLAN
+                  and not path.name.startswith((".", "part-")))
+
+
 def qc(settings: RunSettings, state: ShotState) -> ShotState:
     """A before | quadmask | after preview MP4, a contact sheet PNG and a small JPEG strip (for
     the QC artifact) in OUT/qc/."""
@@ -351,7 +483,9 @@ def run_shot(settings: RunSettings, plan: ShotPlan, *,
     flow is measured against."""
     state = ShotState(plan=plan)
     for stage in settings.stages:
-        if stage is Stage.INPAINT:
+        if stage is Stage.INPAINT and splits(settings, plan):
+            state = inpaint_in_parts(settings, state, on_progress=on_progress)
+        elif stage is Stage.INPAINT:
             state = inpaint(settings, state, on_progress=on_progress)
         else:
             state = STAGES[stage](settings, state)
@@ -359,7 +493,8 @@ def run_shot(settings: RunSettings, plan: ShotPlan, *,
 
 
 __all__ = [
-    "ORCHESTRATOR_TASK_ID", "QC_VERSION", "STAGES", "STAGE_ORDER", "RunSettings", "ShotPlan",
-    "ShotState", "StageReport", "analysis", "check_plan", "digest_of", "ingest", "inpaint", "masking", "qc",
-    "run_shot", "shot_request",
+    "ORCHESTRATOR_TASK_ID", "QC_VERSION", "STAGES", "STAGE_ORDER", "PartReport", "RunSettings",
+    "ShotParts", "ShotPlan", "ShotState", "StageReport", "analysis", "check_plan", "chunk_frames",
+    "digest_of", "ingest", "inpaint", "inpaint_finish", "inpaint_in_parts", "inpaint_part",
+    "inpaint_prepare", "masking", "qc", "run_shot", "shot_request", "splits",
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from void_core import naming
+from void_core.inpaint.base import ShotPart
 from void_core.media.colour import Transfer
 from void_core.media.ocio import ColourSpec
 from void_core.progress import ProgressCallback  # noqa: F401  (re-exported for the stages)
@@ -94,6 +95,9 @@ class RunSettings:
     colour: dict = field(default_factory=dict)  # ColourSpec fields: config, input/working space
     kind: RunKind = RunKind.CUTLIST
     stages: tuple[Stage, ...] = tuple(Stage)  # `void-farm shot` leaves QC out
+    # Long shots of a splitting engine in parts of this many frames (None: the engine's
+    # default; 0: never split).
+    chunk_frames: int | None = None
 
     def colour_for(self, plan: ShotPlan) -> ColourSpec:
         """The shot's colour: the run's, with the cut list's colour space for this clip."""
@@ -186,6 +190,34 @@ class StageReport:
 
 
 @dataclass(frozen=True)
+class ShotParts:
+    """A long shot's inpaint work after its prepare step: the parts to run, where their files
+    live, and what the whole EXR sequence's lineage needs (its identity and inputs)."""
+
+    identity: str  # the whole sequence's identity digest (as an unsplit inpaint stage's)
+    inputs: dict  # what that identity was made from (lineage's settings record)
+    folder: Path  # OUT/.void-work/<shot>/parts/: prepare's files and the parts' stats
+    first_frame: int  # the first EXR's frame number
+    parts: tuple[ShotPart, ...]
+    prepare: StageReport
+    engine: tuple[str, str | None, dict | None]  # name, version, model checksums
+
+
+def part_label(part: ShotPart) -> str:
+    """`0001-0120`: the part's frames counted from 1 in the shot (task names, lineage)."""
+    return f"{part.start + 1:04d}-{part.stop:04d}"
+
+
+@dataclass(frozen=True)
+class PartReport:
+    """What one part did (its stage report); its stats are a file in `ShotParts.folder`."""
+
+    index: int
+    label: str
+    report: StageReport
+
+
+@dataclass(frozen=True)
 class ShotState:
     """Where a shot is: its plan and the files its stages produced so far."""
 
@@ -203,6 +235,7 @@ class ShotState:
     qc_strip: Path | None = None
     reports: tuple[StageReport, ...] = ()
     result: ShotResult | None = None  # the frame loop's, when this process ran it
+    parts: ShotParts | None = None  # a long shot's inpaint between its prepare and finish
 
     @property
     def name(self) -> str:
@@ -218,7 +251,7 @@ class ShotState:
         def plain(value):
             return str(value) if isinstance(value, (Path, Fraction)) else value
         data = {k: plain(v) for k, v in asdict(self).items()
-                if k not in ("plan", "reports", "result")}
+                if k not in ("plan", "reports", "result", "parts")}
         data["reports"] = [asdict(r) for r in self.reports]
         return data
 
