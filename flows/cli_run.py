@@ -81,6 +81,10 @@ def run_command(
     qc_url: Annotated[str | None, typer.Option(
         help="Base URL where OUT is served over HTTP: QC links become BASE/qc/... (default: "
              "the config's [qc] url, else file:// links).", show_default=False)] = None,
+    chunk_frames: Annotated[int | None, typer.Option(
+        min=0, help="Split a shot longer than N frames into parts that run on any worker "
+                    "(engines that split shots: classical, 120 by default; config [inpaint] "
+                    "chunk_frames; 0: never).", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Clean every shot of a cut list: a Prefect flow whose shot stages run on Ray.
@@ -89,7 +93,8 @@ def run_command(
     """
     with handled_errors():
         choice = choose_engines(config, engine, masker, analyzer, model_dir, refiner, colorspace)
-        farm = farm_parameters(config, qc_url=qc_url, max_shots_in_flight=max_shots_in_flight)
+        farm = farm_parameters(config, qc_url=qc_url, max_shots_in_flight=max_shots_in_flight,
+                               chunk_frames=chunk_frames)
         checked = preflight(cutlist, out, choice, media_root=media_root, rate=rate, db=db,
                             ray_address=ray_address)
         summary = execute(cutlist, out, media_root=media_root,
@@ -105,9 +110,10 @@ def run_command(
 
 
 def farm_parameters(config: Path | None, *, qc_url: str | None = None,
-                    max_shots_in_flight: int | None = None) -> dict:
-    """The flow's farm parameters: the config's [ray.resources], [limits] and [qc] url, the
-    command line winning."""
+                    max_shots_in_flight: int | None = None,
+                    chunk_frames: int | None = None) -> dict:
+    """The flow's farm parameters: the config's [ray.resources], [limits], [qc] url and
+    [inpaint] chunk_frames, the command line winning."""
     from void_core.config import load_engine_config
 
     farm = load_engine_config(config).farm
@@ -117,7 +123,8 @@ def farm_parameters(config: Path | None, *, qc_url: str | None = None,
         raise InputError(None, f"--qc-url {qc_url!r} is not an http(s) URL",
                          "give the URL OUT is served at, e.g. https://farm-web/cleanup")
     return {"ray_resources": farm.ray_resources, "api_limits": farm.api_limits,
-            "qc_url": qc_url or farm.qc_url, "max_shots_in_flight": max_shots_in_flight}
+            "qc_url": qc_url or farm.qc_url, "max_shots_in_flight": max_shots_in_flight,
+            "chunk_frames": farm.chunk_frames if chunk_frames is None else chunk_frames}
 
 
 def execute(cutlist: Path, out: Path, *, ray_address: str | None = None,

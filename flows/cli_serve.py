@@ -49,6 +49,10 @@ def serve_command(
         show_default=False)] = None,
     qc_url: Annotated[str | None, typer.Option(
         help="Base URL where OUT is served over HTTP (QC links).", show_default=False)] = None,
+    chunk_frames: Annotated[int | None, typer.Option(
+        min=0, help="Split a shot longer than N frames into parts that run on any worker "
+                    "(engines that split shots: classical, 120 by default; config [inpaint] "
+                    "chunk_frames; 0: never).", show_default=False)] = None,
 ) -> None:
     """Serve the nightly cleanup and start a run whenever a cut list lands in the drop folder."""
     from flows.cli_run import farm_parameters, prepare_prefect_environment
@@ -64,7 +68,8 @@ def serve_command(
         open_store(url).close()
         check_ray_address(ray_address)
         choice = choose_engines(config, engine, masker, analyzer, model_dir)
-        options = farm_parameters(config, qc_url=qc_url, max_shots_in_flight=max_shots_in_flight)
+        options = farm_parameters(config, qc_url=qc_url, max_shots_in_flight=max_shots_in_flight,
+                                  chunk_frames=chunk_frames)
         options.update(engine_options(choice))
         prepare_prefect_environment()
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")

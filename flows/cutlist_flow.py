@@ -2,6 +2,8 @@
 
     read cut list --> lineage run + one shot row per clip (and per unusable event)
       --> per shot, chained on Ray:  sh010 · ingest -> masking -> analysis -> inpaint -> qc
+          (a long shot of a splitting engine: inpaint prepare -> inpaint 0001-0120, 0121-0240
+          ... side by side on any worker -> inpaint finish)
       --> as shots finish: lineage shot status, progress artifact
       --> OUT/<cutlist>.conformed.otio, OUT/<cutlist>.summary.json (named after the cut-list
       file), table + QC artifacts (flows/qc_report.py: per-shot JPEG strips inline, time and
@@ -35,7 +37,9 @@ from flows.limits import ensure_api_limit
 from flows.qc_report import qc_markdown, shot_rows
 from flows.ray_runner import FarmRayTaskRunner
 from tasks.engine_host import HOST_OF, Placement, host_report, place_stages, start_host
-from tasks.shot_stages import RAY_MAX_RETRIES, STAGE_TASKS
+from tasks.shot_stages import (
+    RAY_MAX_RETRIES, STAGE_TASKS, inpaint_finish_task, inpaint_part_task, inpaint_prepare_task,
+)
 from void_core.pipeline import stages
 from void_core import naming
 from void_core.errors import VoidFarmError
@@ -94,10 +98,13 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
                     resident: bool | None = None, masker_settings: dict | None = None,
                     analyzer_settings: dict | None = None, colour: dict | None = None,
                     ray_resources: dict | None = None, api_limits: dict | None = None,
-                    max_shots_in_flight: int | None = None, qc_url: str | None = None):
+                    max_shots_in_flight: int | None = None, qc_url: str | None = None,
+                    chunk_frames: int | None = None):
     """Clean every shot of `cutlist`; EXRs, previews and a conformed OTIO go to `out`.
     `ray_resources`, `api_limits`, `qc_url`: the farm config's `[ray.resources]`, `[limits]`,
-    `[qc] url`; `max_shots_in_flight`: how many shots may run at once (None: all)."""
+    `[qc] url`; `max_shots_in_flight`: how many shots may run at once (None: all);
+    `chunk_frames`: a splitting engine's shots longer than this run their inpaint in parts
+    on any worker (None: the engine's default, 0: never)."""
     logger = get_run_logger()
     db = _database_url(db)
     choice = EngineChoice(engine, engine_settings, refiner, masker, masker_settings, analyzer,
@@ -108,6 +115,7 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     # The lineage URL is resolved once here: a worker must not fall back to a database of its own.
     settings = stages.RunSettings(run_id="", cutlist=cut.name, out_root=Path(out).resolve(),
                                   db_url=checked.lineage_url, force=force,
+                                  chunk_frames=_checked_chunk(chunk_frames),
                                   **choice.as_parameters())
     store = open_store(settings.lineage_url)
     for gone in store.mark_abandoned():
@@ -154,6 +162,15 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     if failed:
         return Failed(message=f"{len(failed)} of {len(outcomes)} shot(s) failed", data=summary)
     return Completed(message=f"{len(outcomes)} shot(s) clean", data=summary)
+
+
+def _checked_chunk(chunk_frames: int | None) -> int | None:
+    if chunk_frames is not None and (isinstance(chunk_frames, bool) or chunk_frames < 0):
+        from void_core.errors import InputError
+
+        raise InputError(None, f"chunk_frames {chunk_frames!r} is not a number of frames",
+                         "give 0 (never split) or a part length such as 120")
+    return chunk_frames
 
 
 def _database_url(db: str | None) -> str | None:
@@ -208,54 +225,82 @@ class _ShotChain:
     """One shot's walk through the stages: the flow submits a stage when the one before it has
     finished, handing on its result (a small ShotState), never a future. A future passed as an
     argument makes the downstream Ray worker fetch it itself, and a fetching worker counts as
-    blocked: Ray then starts a fresh worker (seconds of imports) for the next task."""
+    blocked: Ray then starts a fresh worker (seconds of imports) for the next task.
+
+    A long shot of a splitting engine runs its inpaint as `inpaint prepare`, then one task per
+    part (each submitted once prepare and the parts in its `after` are done; parts without
+    `after` run side by side on any worker), then `inpaint finish`."""
 
     def __init__(self, settings: stages.RunSettings, plan: stages.ShotPlan, placement: Placement):
         self.settings, self.plan, self.placement = settings, plan, placement
         self.outcome = ShotOutcome(name=plan.name, status=RunStatus.SUCCEEDED)
         self.index, self.future, self.state = 0, None, None
+        self._previous = None
+        self.parts: _PartRun | None = None
 
     @property
     def stage(self) -> str:
         return STAGE_ORDER[self.index]
 
-    def submit(self):
-        """Submit the current stage; returns its future."""
+    def start(self) -> list:
+        """Submit the first stage; returns the futures to wait for."""
+        return [self._submit_stage()]
+
+    def _submit_stage(self):
+        """Submit the current stage (a split inpaint: its prepare step); returns its future."""
         stage = self.stage
+        if stage == "inpaint" and stages.splits(self.settings, self.plan):
+            self.parts = _PartRun(self)
+            self.future = self.parts.prepare(self._upstream())
+            return self.future
         task = STAGE_TASKS[stage].with_options(task_run_name=f"{self.plan.name} · {stage}")
-        resources = self.placement.task_resources.get(stage, {"num_cpus": 1})
         arguments = (self.settings, self.plan if stage == "ingest" else self.state)
         extra = {"resident": stage in self.placement.forwarded} if stage in HOST_OF else {}
-        with remote_options(max_retries=RAY_MAX_RETRIES, retry_exceptions=False, **resources):
-            self.future = task.submit(*arguments, wait_for=self._upstream(), **extra)
-        self._previous = self.future
+        self.future = self.submit_task(task, self.resources(stage), *arguments,
+                                       wait_for=self._upstream(), **extra)
         return self.future
 
-    def _upstream(self) -> list:
-        previous = getattr(self, "_previous", None)
-        return [previous] if previous is not None else []
+    def submit_task(self, task, resources: dict, *arguments, wait_for: list, **options):
+        with remote_options(max_retries=RAY_MAX_RETRIES, retry_exceptions=False, **resources):
+            return task.submit(*arguments, wait_for=wait_for, **options)
 
-    def advance(self) -> bool:
-        """Take the finished stage's result; True when the shot has another stage to run."""
-        self.future.wait()
-        final = self.future.state
+    def resources(self, stage: str) -> dict:
+        return self.placement.task_resources.get(stage, {"num_cpus": 1})
+
+    def _upstream(self) -> list:
+        return [self._previous] if self._previous is not None else []
+
+    def advance(self, future) -> list | None:
+        """Take a finished task's result; returns the futures submitted next (empty: the shot
+        still waits for others), None when the shot is done."""
+        if self.parts is not None and future is not self.future:
+            return self.parts.part_done(future)
+        future.wait()
+        final = future.state
         stage = self.stage
         if not final.is_completed():
-            self.outcome.status, self.outcome.failed_stage = RunStatus.FAILED, stage
-            self.outcome.error = _error_text(final)
-            self.outcome.stages[stage] = StageStatus.FAILED
-            for later in STAGE_ORDER[self.index + 1:]:
-                self.outcome.stages[later] = StageStatus.NOT_RUN
-            self._finish_outcome()
-            return False
-        self.state = self.future.result()
+            return self.fail(stage, _error_text(final))
+        self.state = future.result()
+        self._previous = future
+        if self.parts is not None and self.state.report(stage) is None:
+            return self.parts.prepared()  # the parts start; the stage ends with finish
+        self.parts = None
         report = self.state.report(stage)
         self.outcome.stages[stage] = report.status
         self.index += 1
         if self.index == len(STAGE_ORDER):
             self._finish_outcome()
-            return False
-        return True
+            return None
+        return [self._submit_stage()]
+
+    def fail(self, stage: str, error: str) -> None:
+        self.outcome.status, self.outcome.failed_stage = RunStatus.FAILED, stage
+        self.outcome.error = error
+        self.outcome.stages[stage] = StageStatus.FAILED
+        for later in STAGE_ORDER[self.index + 1:]:
+            self.outcome.stages[later] = StageStatus.NOT_RUN
+        self._finish_outcome()
+        return None
 
     def _finish_outcome(self) -> None:
         state, outcome = self.state, self.outcome
@@ -270,6 +315,79 @@ class _ShotChain:
         outcome.stage_seconds = {r.stage: round(r.seconds, 3) for r in state.reports}
         outcome.stage_where = {r.stage: r.where for r in state.reports if r.where}
         outcome.notes = [note for report in state.reports for note in report.notes]
+
+
+class _PartRun:
+    """A long shot's inpaint on the farm: `sh010 · inpaint prepare` -> `sh010 · inpaint
+    0001-0120` ... -> `sh010 · inpaint finish`. Only ShotStates and small part reports travel;
+    a part that fails (after its Prefect retry) fails the shot once the running parts end."""
+
+    def __init__(self, chain: _ShotChain):
+        self.chain = chain
+        self.prepare_future = None
+        self.futures: dict = {}  # part index -> future
+        self.running: dict = {}  # future -> part index
+        self.done: dict[int, stages.PartReport] = {}
+        self.error: str | None = None
+
+    def _name(self, step: str) -> str:
+        return f"{self.chain.plan.name} · inpaint {step}"
+
+    def _resident(self) -> bool:
+        return "inpaint" in self.chain.placement.forwarded
+
+    def prepare(self, upstream: list):
+        chain = self.chain
+        task = inpaint_prepare_task.with_options(task_run_name=self._name("prepare"))
+        self.prepare_future = chain.submit_task(task, chain.resources("inpaint"), chain.settings,
+                                                chain.state, wait_for=upstream,
+                                                resident=self._resident())
+        return self.prepare_future
+
+    def prepared(self) -> list:
+        """Prepare is done (`chain.state.parts` holds the parts): submit those that can start."""
+        return self._submit_ready()
+
+    def _submit_ready(self) -> list:
+        chain, parts = self.chain, self.chain.state.parts
+        submitted = []
+        for part in parts.parts:
+            if part.index in self.futures or any(i not in self.done for i in part.after):
+                continue
+            task = inpaint_part_task.with_options(
+                task_run_name=self._name(stages.part_label(part)))
+            waits = [self.prepare_future] + [self.futures[i] for i in part.after]
+            future = chain.submit_task(task, chain.resources("inpaint"), chain.settings,
+                                       chain.state, part.index, wait_for=waits,
+                                       resident=self._resident())
+            self.futures[part.index] = future
+            self.running[future] = part.index
+            submitted.append(future)
+        return submitted
+
+    def part_done(self, future) -> list | None:
+        index = self.running.pop(future)
+        future.wait()
+        final = future.state
+        if final.is_completed():
+            self.done[index] = future.result()
+        elif self.error is None:
+            label = stages.part_label(self.chain.state.parts.parts[index])
+            self.error = f"part {label}: {_error_text(final)}"
+        if self.error is not None:
+            return [] if self.running else self.chain.fail("inpaint", self.error)
+        if len(self.done) < len(self.chain.state.parts.parts):
+            return self._submit_ready()
+        return [self._finish()]
+
+    def _finish(self):
+        chain = self.chain
+        task = inpaint_finish_task.with_options(task_run_name=self._name("finish"))
+        reports = [self.done[index] for index in sorted(self.done)]
+        chain.future = chain.submit_task(task, dict(stages.DEFAULT_TASK_RESOURCES),
+                                         chain.settings, chain.state, reports,
+                                         wait_for=list(self.futures.values()))
+        return chain.future
 
 
 def _warn_when_gpus_short(placement: Placement, logger) -> None:
@@ -297,23 +415,27 @@ def _run_chains(store, settings: stages.RunSettings, plans: list, placement: Pla
     progress = create_progress_artifact(0.0, key=_key(cut_name, "progress"),
                                         description=f"shots of {cut_name} finished")
     chains = [_ShotChain(settings, plan, placement) for plan in plans]
-    waiting, running, told = list(chains), {}, set()
+    waiting, running, told = list(chains), {}, set()  # running: Ray ref -> (chain, future)
+    in_flight: set = set()  # chains started and not finished
     capacity = max_in_flight or len(chains)
     finished = 0
     while running or waiting:
-        for chain in _claimed(claims, settings, waiting, told, capacity - len(running)):
+        for chain in _claimed(claims, settings, waiting, told, capacity - len(in_flight)):
             waiting.remove(chain)
-            running[chain.submit().wrapped_future] = chain
+            in_flight.add(chain)
+            running.update({future.wrapped_future: (chain, future) for future in chain.start()})
         if not running:
             time.sleep(CLAIM_POLL_SECONDS)
             continue
         ready = _wait_one(list(running), CLAIM_POLL_SECONDS if waiting else None)
         if not ready:
             continue
-        chain = running.pop(ready[0])
-        if chain.advance():
-            running[chain.submit().wrapped_future] = chain
+        chain, future = running.pop(ready[0])
+        submitted = chain.advance(future)
+        if submitted is not None:
+            running.update({future.wrapped_future: (chain, future) for future in submitted})
             continue
+        in_flight.discard(chain)
         finished += 1
         outcome = chain.outcome
         claims.release(naming.shot_lock(settings.out_root, chain.plan.name))

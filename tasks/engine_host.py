@@ -88,6 +88,17 @@ class EngineHost:
             self.shots_served += 1
         return result
 
+    def run_step(self, step: str, run_settings: stages.RunSettings, *args,
+                 task_run_id: str | None = None):
+        """A step of a long shot's inpaint in parts (prepare, one part) with this engine."""
+        if self.stage != "inpaint":
+            raise ValueError(f"the {self.stage} host does not run {step}")
+        with placed(task_run_id):
+            result = stages.INPAINT_STEPS[step](run_settings, *args, engine=self.engine)
+        if step == "inpaint_prepare":
+            self.shots_served += 1
+        return result
+
     def stats(self) -> dict:
         return {"engine": self.engine.name, "shots_served": self.shots_served,
                 "model_loads": engines.model_loads(KIND_OF[self.stage], self.engine)}

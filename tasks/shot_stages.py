@@ -118,6 +118,45 @@ def _on_host(stage: str, settings: stages.RunSettings, state: stages.ShotState) 
     return ray.get(host.run.remote(stage, settings, state, _task_run_id()))
 
 
+# A long shot's inpaint in parts (a splitting engine, a shot longer than its chunk): prepare
+# once, then one task per part on any worker, then finish. A part that fails is retried alone.
+
+
+@task(**_stage_options("inpaint prepare"))
+def inpaint_prepare_task(settings: stages.RunSettings, state: stages.ShotState,
+                         resident: bool = False) -> stages.ShotState:
+    """The whole-shot step before the parts; with `resident`, on the run's inpaint host."""
+    return _step("inpaint_prepare", resident, settings, state)
+
+
+@task(**_stage_options("inpaint part"))
+def inpaint_part_task(settings: stages.RunSettings, state: stages.ShotState, index: int,
+                      resident: bool = False) -> stages.PartReport:
+    """Part `index` of the shot's inpaint; with `resident`, on the run's inpaint host."""
+    return _step("inpaint_part", resident, settings, state, index)
+
+
+@task(**_stage_options("inpaint finish"))
+def inpaint_finish_task(settings: stages.RunSettings, state: stages.ShotState,
+                        done: list[stages.PartReport]) -> stages.ShotState:
+    """Every part's stats merged, the whole sequence recorded (no engine loaded)."""
+    return _step("inpaint_finish", False, settings, state, done)
+
+
+def _step(step: str, resident: bool, settings: stages.RunSettings, *args):
+    from tasks.engine_host import placed
+
+    if resident:
+        import ray
+
+        from tasks.engine_host import serving_host
+
+        host = serving_host(settings, "inpaint")
+        return ray.get(host.run_step.remote(step, settings, *args, task_run_id=_task_run_id()))
+    with placed(_task_run_id()):
+        return stages.INPAINT_STEPS[step](settings, *args)
+
+
 @task(**_stage_options("qc"))
 def qc_task(settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
     return _run("qc", settings, state)

@@ -540,3 +540,60 @@ def test_one_shot_in_flight_with_qc_inline_and_placement_in_lineage(ray_local, s
     assert "(https://farm-web/cleanup/qc/sh010_preview.mp4)" in qc
     table = latest_artifact("reel-qc-shots").data
     assert "inpaint" in table and socket.gethostname() in table
+
+
+def part_rows(out: Path) -> list[tuple]:
+    """(stage, part, status, prefect task run id) of every stage run, in start order."""
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT stage, part, status, prefect_task_run_id, hostname FROM stage_run "
+            "ORDER BY started, id")).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+@pytest.mark.slow
+def test_a_long_shot_runs_in_parts_on_ray_and_a_rerun_redoes_only_the_missing_part(
+        ray_local, tmp_path):
+    """A 24-frame shot in parts of 8: prepare, three part tasks, finish, each in lineage with
+    its own Prefect task run; the EXRs equal one process's; deleting one part's EXRs and
+    running again redoes that part alone."""
+    from void_core.media.exr import read_exr_frame
+
+    scene = write_scene(SceneSpec(name="sh010", width=WIDTH, height=HEIGHT, frames=24,
+                                  shadow=True, seed=5), tmp_path / "media" / "sh010",
+                        mask_name="ground_truth_mask.mp4")
+    cutlist = write_synthetic_cutlist([scene], tmp_path / "long.otio")
+    out = tmp_path / "out"
+    summary = run(cutlist, out, chunk_frames=8)
+    assert (summary["succeeded"], summary["failed"]) == (1, 0), summary
+    assert summary["shots"][0]["stages"]["inpaint"] == "succeeded"
+    inpaint = [row for row in part_rows(out) if row[0] == "inpaint"]
+    rows = [(part, status) for _, part, status, *_ in inpaint]
+    assert rows[0] == ("prepare", "succeeded") and rows[-1] == (None, "succeeded")
+    assert sorted(rows[1:-1]) == [("0001-0008", "succeeded"), ("0009-0016", "succeeded"),
+                                  ("0017-0024", "succeeded")]  # side by side: any order
+    assert len({task for _, _, _, task, _ in inpaint}) == 5  # one Prefect task each
+    assert all(host for *_, host in inpaint)
+
+    assert run(cutlist, tmp_path / "whole", chunk_frames=0)["succeeded"] == 1
+    assert "part" not in {row[1] for row in part_rows(tmp_path / "whole")}
+    parted = sorted((out / "sh010").glob("*.exr"))
+    assert len(parted) == 24
+    for path in parted:
+        assert read_exr_frame(path).rgb.tobytes() == \
+            read_exr_frame(tmp_path / "whole" / "sh010" / path.name).rgb.tobytes(), path.name
+
+    stamps = exr_files(out)
+    for number in range(1009, 1017):
+        (out / "sh010" / f"sh010.{number}.exr").unlink()
+    again = run(cutlist, out, chunk_frames=8)
+    assert again["succeeded"] == 1
+    rewritten = {path.name for path, mtime in exr_files(out).items() if stamps.get(path) != mtime}
+    assert rewritten == {f"sh010.{number}.exr" for number in range(1009, 1017)}
+    rerun = [(part, status) for stage, part, status, *_ in part_rows(out)[-6:]
+             if stage == "inpaint"]
+    assert rerun[0] == ("prepare", "skipped") and rerun[-1] == (None, "succeeded")
+    assert sorted(rerun[1:-1]) == [("0001-0008", "skipped"), ("0009-0016", "succeeded"),
+                                   ("0017-0024", "skipped")]

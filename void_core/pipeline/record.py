@@ -180,7 +180,7 @@ def run_record(settings: RunSettings, **extra) -> dict:
             "engine_settings": settings.engine_settings, "refiner": settings.refiner,
             "masker": settings.masker, "masker_settings": settings.masker_settings,
             "analyzer": settings.analyzer, "analyzer_settings": settings.analyzer_settings,
-            "force": settings.force}
+            "force": settings.force, "chunk_frames": settings.chunk_frames}
 
 
 def _finish(settings: RunSettings, run_id: str, shot_id: str, status: RunStatus,

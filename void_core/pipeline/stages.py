@@ -477,6 +477,12 @@ STAGES: dict[Stage, Callable[[RunSettings, ShotState], ShotState]] = {
 }
 
 
+# A long shot's inpaint steps by name (the flow's tasks and the engine host call them).
+INPAINT_STEPS: dict[str, Callable] = {"inpaint_prepare": inpaint_prepare,
+                                      "inpaint_part": inpaint_part,
+                                      "inpaint_finish": inpaint_finish}
+
+
 def run_shot(settings: RunSettings, plan: ShotPlan, *,
              on_progress: ProgressCallback | None = None) -> ShotState:
     """The run's stages of one shot in this process: `void-farm shot`, and the plain loop the
@@ -493,7 +499,7 @@ def run_shot(settings: RunSettings, plan: ShotPlan, *,
 
 
 __all__ = [
-    "ORCHESTRATOR_TASK_ID", "QC_VERSION", "STAGES", "STAGE_ORDER", "PartReport", "RunSettings",
+    "INPAINT_STEPS", "ORCHESTRATOR_TASK_ID", "QC_VERSION", "STAGES", "STAGE_ORDER", "PartReport", "RunSettings",
     "ShotParts", "ShotPlan", "ShotState", "StageReport", "analysis", "check_plan", "chunk_frames",
     "digest_of", "ingest", "inpaint", "inpaint_finish", "inpaint_in_parts", "inpaint_part",
     "inpaint_prepare", "masking", "qc", "run_shot", "shot_request", "splits",
