@@ -247,3 +247,34 @@ def test_a_rerun_after_one_parts_exrs_are_deleted_redoes_only_that_part(long_pla
     third = stages.inpaint_in_parts(settings, _through_analysis(settings, long_plan))
     assert third.report("inpaint").status == "skipped"  # the whole sequence, at once
     assert _stage_rows(tmp_path / "out")[-1] == ("inpaint", None, "skipped")
+
+
+def test_a_resident_inpaint_host_runs_the_prepare_and_parts_with_its_one_engine(long_plan,
+                                                                                tmp_path):
+    from tasks.engine_host import EngineHost
+    from void_core.pipeline import stages
+
+    settings = stages.RunSettings(run_id="host", cutlist="reel", out_root=tmp_path / "out",
+                                  chunk_frames=10)
+    state = _through_analysis(settings, long_plan)
+    host = EngineHost("inpaint", settings)
+    built = []
+    host.engine.prepare = _recording(host.engine.prepare, built, "prepare")
+    host.engine.fill_part = _recording(host.engine.fill_part, built, "part")
+    prepared = host.run_step("inpaint_prepare", settings, state)
+    done = [host.run_step("inpaint_part", settings, prepared, part.index)
+            for part in prepared.parts.parts]
+    finished = stages.inpaint_finish(settings, prepared, done)
+    assert built == ["prepare", "part", "part", "part"]
+    assert finished.report("inpaint").status == "succeeded" and finished.frames == LONG
+    assert len(list((tmp_path / "out" / "sh010").glob("*.exr"))) == LONG
+    assert host.stats()["shots_served"] == 1
+    with pytest.raises(ValueError, match="does not run"):
+        EngineHost("masking", settings).run_step("inpaint_prepare", settings, state)
+
+
+def _recording(method, calls: list, name: str):
+    def recorded(*args, **kwargs):
+        calls.append(name)
+        return method(*args, **kwargs)
+    return recorded
