@@ -1,6 +1,7 @@
 """Orchestration cost: the `cleanup-cutlist` flow on Ray versus a plain loop over the same calls.
 
     python benchmarks/orchestration.py [--shots 8] [--width 640 --height 360 --frames 48]
+                                       [--long-frames 480] [--chunk-frames 120]
 
 One process, one run of everything (the machine is shared and noisy; ratios within a run are what
 to read). For the same synthetic shots it measures:
@@ -13,6 +14,14 @@ timed N shots. Overhead per shot = (flow on 1 CPU - plain loop) / N: what orches
 steady state when nothing runs in parallel (the flow's per-run work, lineage run, conformed
 OTIO and artifacts, included). Last, the round trip of an empty task on the same Ray:
 orchestration with no work at all.
+
+The long-shot case: one shot of `--long-frames` frames (the panning scene with a shadow, its
+quadmask given, so the shot is ingest -> inpaint -> qc) through the flow on the same Ray with 1
+and with 2 CPUs, start-up excluded (Ray and its workers are warm from the runs above). The
+classical engine splits it into parts of `--chunk-frames`: `inpaint prepare` (passes 1-2, the
+whole shot), the parts side by side, `inpaint finish`. The table gives the shot's wall time,
+the inpaint stage's wall time (prepare start to finish end, from lineage) and the speed-up of 2
+CPUs over 1.
 """
 
 from __future__ import annotations
@@ -104,18 +113,47 @@ def ray_startup(cpus: int) -> tuple[float, float]:
     return init, time.perf_counter() - started
 
 
-def flow_run(cutlist: Path, out: Path, cpus: int) -> tuple[float, dict]:
+def flow_run(cutlist: Path, out: Path, cpus: int, **parameters) -> tuple[float, dict]:
     from flows.cutlist_flow import cleanup_cutlist
     from flows.ray_runner import FarmRayTaskRunner
 
     flow = cleanup_cutlist.with_options(task_runner=FarmRayTaskRunner(num_cpus=cpus))
     started = time.perf_counter()
-    state = flow(cutlist=str(cutlist), out=str(out.resolve()), return_state=True)
+    state = flow(cutlist=str(cutlist), out=str(out.resolve()), return_state=True, **parameters)
     seconds = time.perf_counter() - started
     from flows.cutlist_flow import summary_from
 
     summary = summary_from(state) or {}
     return seconds, summary
+
+
+def make_long_shot(root: Path, width: int, height: int, frames: int) -> Path:
+    """One long panning shot with its quadmask beside the media, in a cut list of its own."""
+    from dataclasses import replace
+
+    from void_core.synth import standard_scenes, write_scene
+    from void_core.synth.cutlist import write_synthetic_cutlist
+
+    spec = replace(standard_scenes(width, height, frames)[1], name="sh100")
+    scene = write_scene(spec, root / "media_long" / "sh100")
+    return write_synthetic_cutlist([scene], root / "bench_long.otio", clip_names=["sh100"])
+
+
+def inpaint_wall(out: Path) -> tuple[float, int]:
+    """(seconds from the inpaint stage's first start to its last finish, its parts) in lineage."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT started, finished, part FROM stage_run WHERE stage = 'inpaint'")).all()
+    engine.dispose()
+    from datetime import datetime
+
+    started = [datetime.fromisoformat(str(row[0])) for row in rows]
+    finished = [datetime.fromisoformat(str(row[1])) for row in rows]
+    parts = sum(1 for row in rows if row[2] not in (None, "prepare"))
+    return (max(finished) - min(started)).total_seconds(), parts
 
 
 def empty_task_round_trip(cpus: int, count: int = 30) -> float:
@@ -148,12 +186,19 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--long-frames", type=int, default=480,
+                        help="Frames of the long shot (0: leave the long-shot case out).")
+    parser.add_argument("--chunk-frames", type=int, default=None,
+                        help="Part length of the long shot (default: the engine's, 120).")
     parser.add_argument("--keep", type=Path, help="Work folder to keep (default: a temporary one).")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="void-farm-bench-orch-"))
     import ray
 
     cutlist, one_shot = make_shots(root, args.shots, args.width, args.height, args.frames)
+    long_cut = make_long_shot(root, args.width, args.height, args.long_frames) \
+        if args.long_frames else None
+    long_rows = []
     loop_one = plain_loop(one_shot, root / "out_loop_one")  # warm-up: imports, first use
     loop = plain_loop(cutlist, root / "out_loop")
     api = prefect_startup()
@@ -165,6 +210,12 @@ def main() -> None:
         seconds, summary = flow_run(cutlist, root / f"out_ray{cpus}", cpus)
         ok = summary.get("succeeded", 0)
         rows.append((cpus, init, warm, seconds, ok))
+        if long_cut is not None:
+            long_out = root / f"out_long{cpus}"
+            long_seconds, long_summary = flow_run(long_cut, long_out, cpus,
+                                                  chunk_frames=args.chunk_frames)
+            long_rows.append((cpus, long_seconds, *inpaint_wall(long_out),
+                              long_summary.get("succeeded", 0), _stage_seconds(long_summary)))
         if cpus == 1:
             per_task = empty_task_round_trip(cpus)
         ray.shutdown()
@@ -188,8 +239,29 @@ def main() -> None:
     print(f"\nempty Prefect task on Ray (1 CPU), one after another: {per_task * 1000:.0f} ms; "
           f"x {stages_per_shot} stages = {per_task * stages_per_shot:.2f} s per shot of pure "
           "orchestration (the overhead column adds the loop's in-process caches and threads)")
+    if long_rows:
+        print_long_shot(long_rows, args)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _stage_seconds(summary: dict) -> dict:
+    shots = summary.get("shots") or [{}]
+    return shots[0].get("stage_seconds", {})
+
+
+def print_long_shot(rows: list, args) -> None:
+    print(f"\nlong shot: 1 shot of {args.long_frames} frames {args.width}x{args.height} (pan, "
+          f"quadmask given), classical, parts of {args.chunk_frames or 'the default 120'} frames; "
+          f"load average at the end {os.getloadavg()[0]:.1f} (1 min)")
+    print("\n| Ray CPUs | shot wall s | inpaint wall s | parts | speed-up (shot) | "
+          "speed-up (inpaint) | stage work s (ingest / inpaint / qc) | ok |")
+    print("|---|---|---|---|---|---|---|---|")
+    base_shot, base_inpaint = rows[0][1], rows[0][2]
+    for cpus, shot, inpaint, parts, ok, stage in rows:
+        work = " / ".join(f"{stage.get(name, 0):.1f}" for name in ("ingest", "inpaint", "qc"))
+        print(f"| {cpus} | {shot:.1f} | {inpaint:.1f} | {parts} | {base_shot / shot:.2f}x | "
+              f"{base_inpaint / inpaint:.2f}x | {work} | {ok} |")
 
 
 if __name__ == "__main__":
