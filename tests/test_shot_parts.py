@@ -248,6 +248,16 @@ def test_a_rerun_after_one_parts_exrs_are_deleted_redoes_only_that_part(long_pla
     assert third.report("inpaint").status == "skipped"  # the whole sequence, at once
     assert _stage_rows(tmp_path / "out")[-1] == ("inpaint", None, "skipped")
 
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    shown = CliRunner().invoke(app, ["lineage", "sh010", "--db",
+                                     f"sqlite:///{tmp_path / 'out' / 'void-farm-lineage.db'}"])
+    assert shown.exit_code == 0, shown.output
+    for part in ("prepare", "0001-0008", "0009-0015", "0016-0022", "0023-0030"):
+        assert f"inpaint {part} #" in shown.output
+
 
 def test_a_resident_inpaint_host_runs_the_prepare_and_parts_with_its_one_engine(long_plan,
                                                                                 tmp_path):

@@ -379,7 +379,8 @@ def inpaint_finish(settings: RunSettings, state: ShotState,
         raise RuntimeError(f"{state.name}: inpaint finish without parts {missing}")
     request = shot_request(settings, state)
     result = finish_parts(request, parts.folder, list(parts.parts), parts.engine[0])
-    reports = [parts.prepare] + [report.report for report in sorted(done, key=lambda r: r.index)]
+    done = sorted(done, key=lambda report: report.index)
+    reports = [parts.prepare] + [report.report for report in done]
     seconds = sum(report.seconds for report in reports)
     record_assembled(settings, state, Stage.INPAINT, parts.identity, parts.engine,
                      [_exr_sequence(settings, state)], seconds,
