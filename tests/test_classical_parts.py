@@ -189,3 +189,25 @@ def test_the_background_pass_reads_the_region_kept_by_the_motion_pass(monkeypatc
     assert len(decoded) == 3 * 6
     for a, b in zip(fresh, again, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_failing_region_file_falls_back_to_decoding(monkeypatch):
+    """A full temporary disk while the motion pass keeps the region: decode again, same fill."""
+    import tempfile
+
+    class FullDisk:
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            pass
+
+    hole = np.zeros((96, 128), bool)
+    hole[30:60, 40:80] = True
+    fresh = [fill.display for fill in ClassicalInpainter().inpaint(_still_shot(4, hole, noise=3.0))]
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda **_: FullDisk())
+    shot, decoded = _counting(_still_shot(4, hole, noise=3.0))
+    fills = [fill.display for fill in ClassicalInpainter().inpaint(shot)]
+    assert len(decoded) == 3 * 4
+    for a, b in zip(fresh, fills, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -61,8 +61,8 @@ _GUARD = 1
 _JOIN_SMOOTHING = 2.0  # px: sensor noise along the ring must not print into the join
 _EXPOSURE_CONTEXT_BANDS = 3  # exposure is fitted on a ring this many composite bands wide
 _EXPOSURE_SAMPLES = 20_000  # pixels a fit needs at most (subsampled on a grid beyond that)
-# Bytes of raw crops the motion pass may keep for the background pass (saves a decode of the shot).
-_REGION_CACHE_BYTES = 768 << 20
+# Bytes of raw crops the motion pass may keep (in a temporary file) for the background pass.
+_REGION_CACHE_BYTES = 8 << 30
 _REGION_SLACK = 8  # px of camera drift the kept region allows beyond a still camera's canvas
 
 
