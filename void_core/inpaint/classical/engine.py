@@ -276,7 +276,7 @@ class ClassicalInpainter(WithoutModels):
         h, w = sightings.shape
         if _is_integer_shift(to_canvas):
             seen, warped_valid = _place(pixels, visible, to_canvas, (h, w))
-            affected |= _place(pixels, touched, to_canvas, (h, w))[1]
+            affected |= _place(None, touched, to_canvas, (h, w))[1]
         else:
             seen = cv2.warpPerspective(pixels, to_canvas, (w, h), flags=self.interpolation)
             warped_valid = cv2.warpPerspective(visible.astype(np.uint8), to_canvas, (w, h),
@@ -422,20 +422,23 @@ def _is_integer_shift(transform: np.ndarray) -> bool:
                 and np.allclose(transform[:2, 2], np.round(transform[:2, 2])))
 
 
-def _place(pixels: np.ndarray, visible: np.ndarray, shift: np.ndarray,
-           shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Integer translation: copy without resampling (a locked-off camera stays exact)."""
+def _place(pixels: np.ndarray | None, visible: np.ndarray, shift: np.ndarray,
+           shape: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray]:
+    """Integer translation: copy without resampling (a locked-off camera stays exact).
+    `pixels` None: place `visible` alone."""
     h, w = shape
     dx, dy = int(round(shift[0, 2])), int(round(shift[1, 2]))
-    if dx <= 0 and dy <= 0 and pixels.shape[0] + dy >= h and pixels.shape[1] + dx >= w:
-        return pixels[-dy:h - dy, -dx:w - dx], visible[-dy:h - dy, -dx:w - dx]  # no copy needed
-    seen = np.zeros((h, w, 3), np.float32)
+    if dx <= 0 and dy <= 0 and visible.shape[0] + dy >= h and visible.shape[1] + dx >= w:
+        inside = slice(-dy, h - dy), slice(-dx, w - dx)  # no copy needed
+        return (None if pixels is None else pixels[inside]), visible[inside]
+    seen = None if pixels is None else np.zeros((h, w, 3), np.float32)
     valid = np.zeros((h, w), bool)
     sy0, sx0 = max(0, -dy), max(0, -dx)
     cy0, cx0 = max(0, dy), max(0, dx)
-    ch = min(h - cy0, pixels.shape[0] - sy0)
-    cw = min(w - cx0, pixels.shape[1] - sx0)
+    ch = min(h - cy0, visible.shape[0] - sy0)
+    cw = min(w - cx0, visible.shape[1] - sx0)
     if ch > 0 and cw > 0:
-        seen[cy0:cy0 + ch, cx0:cx0 + cw] = pixels[sy0:sy0 + ch, sx0:sx0 + cw]
+        if seen is not None:
+            seen[cy0:cy0 + ch, cx0:cx0 + cw] = pixels[sy0:sy0 + ch, sx0:sx0 + cw]
         valid[cy0:cy0 + ch, cx0:cx0 + cw] = visible[sy0:sy0 + ch, sx0:sx0 + cw]
     return seen, valid
