@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import asdict
 from fractions import Fraction
 
 import numpy as np
@@ -151,7 +152,8 @@ def test_parts_with_a_pass2_hook_give_the_one_process_fills(tiny_model, tmp_path
 
     def seeded_grain(request: Pass2Request) -> torch.Tensor:
         seen.append((request.chunk_index, request.seed, request.pass1.shape[2]))
-        noise = torch.rand(request.pass1.shape, generator=torch.Generator().manual_seed(request.seed))
+        generator = torch.Generator().manual_seed(request.seed)
+        noise = torch.rand(request.pass1.shape, generator=generator)
         return 0.5 * request.pass1 + 0.5 * noise * request.video
 
     parts_equal_one_process(tiny_model, tmp_path, pass2=seeded_grain, seed=11)
@@ -185,7 +187,8 @@ def test_a_window_runs_its_chunk_only_and_a_join_runs_no_model(tiny_model, tmp_p
     list(engine.fill_part(shot.frames, tmp_path, parts[0]))
     joiner = VoidInpainter(tiny_model, **THREE_CHUNKS)
     shot.streamed.clear()
-    fills = list(joiner.fill_part(shot.frames, tmp_path, parts[3]))
+    as_json = ShotPart(**{**asdict(parts[3]), "after": [0, 1]})  # e.g. a part sent as JSON
+    fills = list(joiner.fill_part(shot.frames, tmp_path, as_json))
     assert joiner.load_count == 0 and joiner.last_runs == []
     assert shot.streamed == [(parts[3].start, parts[3].stop)]
     assert len(fills) == parts[3].frame_count

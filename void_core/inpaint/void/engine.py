@@ -16,6 +16,18 @@ For one shot:
    covering the frame's edit box is its `Fill` (display-referred). `process_shot` composites it
    with the feathered band, so pixels outside the band stay bit-exact.
 
+Parts (`PartedInpainter`, `parts.py`): a long shot can also run as parts on different workers.
+`prepare` plans the shot (no model load) and writes the plan to `work/void-plan.json`; the parts
+are the model's own chunks, whatever the farm's `chunk_frames` (which only splits a shot with
+nothing to remove): a "window" part per chunk k runs the model on chunk k alone (seed + k, the
+pass-2 hook as in one process), saves its output over each overlap with k - 1 and k + 1 as float32
+.npy (model size, atomic), and yields the plate frames only chunk k covers; a "join" part per
+overlap (after windows k and k + 1, no model) cross-fades the two saved outputs with
+`chunk_weights` and yields the overlap's plate frames. Each part reads only its plate frames
+(`shot.stream(start, stop)`). The fills equal `inpaint`'s bit for bit (`tests/test_void_parts.py`).
+Prompt embeddings are recomputed per window (cached per engine): an encode is milliseconds
+beside a chunk's denoising, and a prepare that stored them would have to load the text encoder.
+
 Models load lazily, once per engine instance, and stay for every later shot (`load_count`):
 an engine host (one per GPU worker) serves a whole run with one load.
 
@@ -36,7 +48,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import reduce
 from pathlib import Path
@@ -255,6 +267,7 @@ class VoidInpainter:
         self.stats = InpaintStats()
         self.last_runs = []
         plan, parts = read_plan(work, shot.frame_count, self._plan_settings())
+        part = replace(part, after=tuple(part.after))  # as planned, even if it went through JSON
         if part not in parts:
             raise InputError(work, f"the shot's VOID plan has no part {part}",
                              "run the shot again from its prepare step")
@@ -296,7 +309,8 @@ class VoidInpainter:
                 save_overlap(work, index, neighbour,
                              output[span.start - chunk.start: span.stop - chunk.start])
         # The weights are exactly 1 here; multiplied anyway so the bits are _model_outputs'.
-        weighted = output * chunk_weights(plan.chunks)[index].astype(np.float32)[:, None, None, None]
+        weights = chunk_weights(plan.chunks)[index].astype(np.float32)
+        weighted = output * weights[:, None, None, None]
         return ((m, weighted[m - chunk.start]) for m in part_model_frames(plan, part))
 
     def _joined_outputs(self, work: Path, plan: ChunkPlan,
