@@ -212,6 +212,16 @@ def test_parts_refuse_a_plan_made_with_other_settings(tiny_model, tmp_path):
         list(other.fill_part(shot.frames, tmp_path / "elsewhere", parts[0]))
 
 
+def test_a_shot_in_one_chunk_is_one_window(tiny_model, tmp_path):
+    shot = MemoryShot(12, rate=None, empty_frames=(5,))
+    reference = list(VoidInpainter(tiny_model).inpaint(shot.frames))
+    engine = VoidInpainter(tiny_model)
+    parts = engine.prepare(shot.frames, tmp_path, chunk_frames=4)
+    assert parts == [ShotPart(0, 0, 12, (), "window")]
+    assert_same_fills(reference, run_parts(lambda part: engine, shot.frames, tmp_path, parts))
+    assert not list(tmp_path.glob("*.npy"))  # no neighbour, no overlap to save
+
+
 def test_chunk_frames_does_not_change_voids_windows(tiny_model, tmp_path):
     shot = MemoryShot()
     engine = VoidInpainter(tiny_model, **THREE_CHUNKS)
