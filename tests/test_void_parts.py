@@ -249,7 +249,7 @@ def test_the_void_engine_is_declared_to_split_shots():
 
 @pytest.mark.parametrize(("frames", "plate_fps", "max_frames", "overlap"), [
     (80, 24, 21, 6), (400, 24, 197, 16), (1000, Fraction(24000, 1001), 197, 16),
-    (300, 12, 85, 16), (90, 8, 21, 1), (60, 5, 21, 2), (10, 24, 197, 16)])
+    (300, 12, 85, 16), (90, 8, 21, 1), (60, 5, 21, 2), (10, 24, 197, 16), (40, 4, 21, 1)])
 def test_parts_tile_the_shot_and_index_order_respects_after(frames, plate_fps, max_frames, overlap):
     mapping = map_frames(frames, Fraction(plate_fps), Fraction(12))
     plan = ChunkPlan(None, mapping, plan_chunks(mapping.model_frames, max_frames, overlap))
@@ -270,6 +270,16 @@ def test_parts_tile_the_shot_and_index_order_respects_after(frames, plate_fps, m
         else:
             chunk = plan.chunks[part.index]
             assert np.all((targets >= chunk.start) & (targets < chunk.stop))
+
+
+def test_a_join_whose_overlap_no_plate_frame_shows_is_left_out():
+    # A 4 fps plate at 12 fps: plate frame i shows model frame 3i, so the overlaps at model frames
+    # 19-20, 58-59 and 97-98 hold no plate frame's target (39 and 78 do).
+    mapping = map_frames(40, Fraction(4), Fraction(12))
+    plan = ChunkPlan(None, mapping, plan_chunks(mapping.model_frames, 21, 1))
+    assert len(plan.chunks) == 6
+    joins = [(p.index, p.after) for p in window_parts(plan) if p.label == "join"]
+    assert joins == [(6, (1, 2)), (7, (3, 4))]
 
 
 def test_frame_parts_cover_the_shot():

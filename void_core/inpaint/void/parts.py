@@ -8,10 +8,10 @@ each overlap of chunks k and k+1, one "join" part (after both windows) that cros
                                |---- chunk 1 ----|
     parts          | window 0  |join |  window 1 |
 
-A plate frame belongs to the part whose model frames hold its target (`FrameMap.targets`, monotone),
-so every part is one contiguous plate range and the parts tile the shot. A join whose overlap
-holds no plate frame's target (possible only when the plate is slower than the model) has nothing
-to yield and is left out; its windows still save the overlap.
+A plate frame belongs to the part whose model frames hold its target (`FrameMap.targets`,
+monotone), so every part is one contiguous plate range and the parts tile the shot. A join
+whose overlap holds no plate frame's target (possible only when the plate is slower than the
+model) has nothing to yield and is left out; its windows still save the overlap.
 
 Files under the part's `work` folder: `void-plan.json` (crop, frame map, chunks, parts and the
 settings they follow from) and, per window k and neighbour j, `window-k.overlap-j.npy`: chunk k's
