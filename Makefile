@@ -32,9 +32,10 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 # The farm tier starts real services (Prefect server, two Ray nodes, PostgreSQL lineage) and
-# headless Chromium (Debian's `chromium`); screenshots land in .ci/out/. CI runs it last.
+# headless Chromium (Debian's `chromium`); screenshots land in .ci/out/. CI runs it last, as
+# root, in a network namespace with loopback alone (tests/farm/isolated).
 test-farm: $(STAMP)
-	$(BIN)/python -m pytest -q -m farm tests/farm
+	tests/farm/isolated $(BIN)/python -m pytest -q -m farm tests/farm
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m 'not farm'

@@ -1,11 +1,14 @@
 """The classical engine's pieces on small synthetic inputs with known answers."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from void_core.composite import Feather, edit_box
 from void_core.inpaint.base import Frame, ShotFrames
 from void_core.inpaint.classical import ClassicalInpainter
+from void_core.inpaint.classical import engine as engine_module
 from void_core.inpaint.classical.blend import membrane
 from void_core.inpaint.classical.exposure import fit_exposure
 from void_core.inpaint.classical.grain import grain_sigma, regrain
@@ -139,3 +142,72 @@ def test_exposure_matching_follows_the_frame_without_flicker_from_noise():
     inside = hole[box.slices]
     centre = [display[inside].mean(axis=0) for display in fills]
     assert np.ptp(centre, axis=0).max() < 1.0 / 255  # well under a code value between frames
+
+
+def test_sightings_written_as_planes_or_scattered_are_the_same():
+    """Few distinct counts are written plane by plane, many by one scatter: same buffer."""
+    rng = np.random.default_rng(5)
+    frames = [(rng.random((40, 50, 3), np.float32), rng.random((40, 50)) > 0.3) for _ in range(12)]
+    scattered = SightingBuffer((40, 50), slots=8)
+    for pixels, valid in frames:
+        scattered.add(pixels, valid)  # counts spread out: the scatter path
+    assert len(np.unique(scattered.kept)) > 2 and scattered._thinned
+    by_pixel = SightingBuffer((40, 50), slots=8)  # reference: one pixel (one plane) at a time
+    for pixels, valid in frames:
+        for y, x in zip(*np.nonzero(valid), strict=True):
+            one = np.zeros((40, 50), bool)
+            one[y, x] = True
+            by_pixel.add(pixels, one)
+    np.testing.assert_array_equal(scattered.values, by_pixel.values)
+    np.testing.assert_array_equal(scattered.kept, by_pixel.kept)
+
+
+def _counting(shot):
+    """`shot` whose stream counts the frames it decodes."""
+    decoded = []
+
+    def stream():
+        for frame in shot.stream():
+            decoded.append(frame.index)
+            yield frame
+
+    return replace(shot, stream=stream), decoded
+
+
+def test_the_background_pass_reads_the_region_kept_by_the_motion_pass(monkeypatch):
+    hole = np.zeros((96, 128), bool)
+    hole[30:60, 40:80] = True
+    fresh = [fill.display for fill in ClassicalInpainter().inpaint(_still_shot(6, hole, noise=3.0))]
+    shot, decoded = _counting(_still_shot(6, hole, noise=3.0))
+    kept = [fill.display for fill in ClassicalInpainter().inpaint(shot)]
+    assert len(decoded) == 2 * 6  # motion and fill passes; the background read the kept crops
+    for a, b in zip(fresh, kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(engine_module, "_REGION_CACHE_BYTES", 1000)  # too small: decode again
+    shot, decoded = _counting(_still_shot(6, hole, noise=3.0))
+    again = [fill.display for fill in ClassicalInpainter().inpaint(shot)]
+    assert len(decoded) == 3 * 6
+    for a, b in zip(fresh, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_failing_region_file_falls_back_to_decoding(monkeypatch):
+    """A full temporary disk while the motion pass keeps the region: decode again, same fill."""
+    import tempfile
+
+    class FullDisk:
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            pass
+
+    hole = np.zeros((96, 128), bool)
+    hole[30:60, 40:80] = True
+    fresh = [fill.display for fill in ClassicalInpainter().inpaint(_still_shot(4, hole, noise=3.0))]
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda **_: FullDisk())
+    shot, decoded = _counting(_still_shot(4, hole, noise=3.0))
+    fills = [fill.display for fill in ClassicalInpainter().inpaint(shot)]
+    assert len(decoded) == 3 * 4
+    for a, b in zip(fresh, fills, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -82,12 +82,14 @@ def test_a_stream_outside_the_shot_is_a_bug_said_plainly(tmp_path):
 # --- the classical engine in parts ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def panning_scene(tmp_path_factory):
+@pytest.fixture(scope="module", params=["pan", "static"])
+def scene(tmp_path_factory, request):
+    """A panning camera (warped sightings) and a still one (integer shifts, the kept region)."""
     from void_core.synth import SceneSpec, write_scene
 
-    return write_scene(SceneSpec(name="pan", width=128, height=80, frames=30, camera="pan",
-                                 shadow=True, seed=4), tmp_path_factory.mktemp("pan"))
+    return write_scene(SceneSpec(name=request.param, width=128, height=80, frames=30,
+                                 camera=request.param, shadow=True, seed=4),
+                       tmp_path_factory.mktemp(request.param))
 
 
 def _fills(fills) -> list[tuple[int, bytes | None, bytes | None]]:
@@ -97,10 +99,10 @@ def _fills(fills) -> list[tuple[int, bytes | None, bytes | None]]:
 
 @pytest.mark.parametrize("settings", [{}, {"regrain": True}], ids=["default", "regrain"])
 def test_classical_prepare_then_every_part_gives_the_fills_of_one_inpaint_bit_exact(
-        panning_scene, tmp_path, settings):
+        scene, tmp_path, settings):
     from void_core.inpaint.classical import ClassicalInpainter
 
-    shot = _shot(panning_scene.video, panning_scene.mask)
+    shot = _shot(scene.video, scene.mask)
     whole = ClassicalInpainter(**settings)
     expected = _fills(whole.inpaint(shot))
     parts = ClassicalInpainter(**settings).prepare(shot, tmp_path / "parts", chunk_frames=8)

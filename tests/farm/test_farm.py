@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -121,6 +122,13 @@ def _check_postgres() -> None:
         engine.dispose()
 
 
+def _in_schema(url: str, schema: str) -> str:
+    """`url` whose connections search `schema` first (the URL may carry a socket `host` query)."""
+    parsed = sa.make_url(url)
+    options = {**parsed.query, "options": f"-csearch_path={schema}"}
+    return parsed.set(query=options).render_as_string(hide_password=False)
+
+
 def _pg(statement: str) -> None:
     engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -164,8 +172,8 @@ def farm(tmp_path_factory):
         head = next(n["id"] for n in nodes if n["id"] != gpu)
         _pg(f'CREATE SCHEMA "{schema}"')
         env = {**env, "PREFECT_API_URL": api, "PREFECT_HOME": str(root / "client-home")}
-        yield Farm(root, env, api, address, gpu, head,
-                   f"{PG_URL}?options=-csearch_path%3D{schema}", schema, services)
+        yield Farm(root, env, api, address, gpu, head, _in_schema(PG_URL, schema), schema,
+                   services)
     finally:
         for service in reversed(services):
             service.stop()
@@ -265,6 +273,15 @@ def _assert_outputs(out: Path, name: str, shots: int) -> None:
 
 
 # --- the tier --------------------------------------------------------------------------------
+
+
+def test_the_farm_runs_where_only_loopback_exists():
+    """`make test-farm` runs the tier in a network namespace of its own (tests/farm/isolated):
+    Ray listens on every interface, so the only way to keep it on loopback is to have no other."""
+    if not os.environ.get("VOID_FARM_ISOLATED"):
+        skip_unless_required("the farm tier is not isolated (run it through tests/farm/isolated "
+                             "as root)")
+    assert [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
 def test_a_cut_list_dropped_into_the_served_folder_runs_on_the_farm(farm):

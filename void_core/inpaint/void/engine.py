@@ -16,6 +16,18 @@ For one shot:
    covering the frame's edit box is its `Fill` (display-referred). `process_shot` composites it
    with the feathered band, so pixels outside the band stay bit-exact.
 
+Parts (`PartedInpainter`, `parts.py`): a long shot can also run as parts on different workers.
+`prepare` plans the shot (no model load) and writes the plan to `work/void-plan.json`; the parts
+are the model's own chunks, whatever the farm's `chunk_frames` (which only splits a shot with
+nothing to remove): a "window" part per chunk k runs the model on chunk k alone (seed + k, the
+pass-2 hook as in one process), saves its output over each overlap with k - 1 and k + 1 as float32
+.npy (model size, atomic), and yields the plate frames only chunk k covers; a "join" part per
+overlap (after windows k and k + 1, no model) cross-fades the two saved outputs with
+`chunk_weights` and yields the overlap's plate frames. Each part reads only its plate frames
+(`shot.stream(start, stop)`). The fills equal `inpaint`'s bit for bit (`tests/test_void_parts.py`).
+Prompt embeddings are recomputed per window (cached per engine): an encode is milliseconds
+beside a chunk's denoising, and a prepare that stored them would have to load the text encoder.
+
 Models load lazily, once per engine instance, and stay for every later shot (`load_count`):
 an engine host (one per GPU worker) serves a whole run with one load.
 
@@ -36,7 +48,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import reduce
 from pathlib import Path
@@ -49,14 +61,25 @@ import torch.nn.functional as F
 from void_core import quadmask
 from void_core.composite import Box
 from void_core.errors import InputError
-from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames
+from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames, ShotPart
 from void_core.inpaint.void.check import ModelDirProblem, read_model_defaults, weight_checksums
 from void_core.inpaint.void.load import load_void_models
 from void_core.inpaint.void.offload import MEMORY_MODES, place
+from void_core.inpaint.void.parts import (
+    JOIN,
+    frame_parts,
+    load_overlap,
+    overlap_frames,
+    part_model_frames,
+    read_plan,
+    save_overlap,
+    window_parts,
+    write_plan,
+)
 from void_core.inpaint.void.pipeline import decode_latents, run_pass1
 from void_core.inpaint.void.planning import (
     Chunk,
-    FrameMap,
+    ChunkPlan,
     chunk_weights,
     crop_for_model,
     is_void_length,
@@ -75,15 +98,6 @@ DEFAULT_OVERLAP = 16
 DEFAULT_CONTEXT = 0.25
 _MODEL_PARTS = ("transformer", "vae", "scheduler")
 _DTYPES = ("bfloat16", "float32", "float16")
-
-
-@dataclass(frozen=True)
-class ChunkPlan:
-    """Where and when the model looks at a shot (see `planning.py`)."""
-
-    crop: Box
-    frames: FrameMap
-    chunks: list[Chunk]
 
 
 @dataclass(frozen=True)
@@ -229,9 +243,92 @@ class VoidInpainter:
         self._note_plan(shot, plan)
         outputs = self._model_outputs(shot, plan, prompt, embeds)
         try:
-            yield from self._fills(shot, plan, outputs)
+            yield from self._fills(shot, plan, outputs, shot.stream())
         finally:
             outputs.close()
+
+    # --- parts (PartedInpainter) ---------------------------------------------------------
+
+    def prepare(self, shot: ShotFrames, work: Path, chunk_frames: int) -> list[ShotPart]:
+        """Plan the shot, write the plan under `work`, return its windows and joins (see the
+        module docstring). Loads no model. `chunk_frames` sizes the parts of a shot with nothing
+        to remove only: VOID's windows are the model's (`max_chunk_frames`)."""
+        if all(box.empty for box in shot.boxes):
+            plan, parts = None, frame_parts(shot.frame_count, chunk_frames)
+        else:
+            plan = self.plan(shot)
+            parts = window_parts(plan)
+        write_plan(work, plan, parts, shot.frame_count, self._plan_settings())
+        return parts
+
+    def fill_part(self, shot: ShotFrames, work: Path, part: ShotPart) -> Iterator[Fill]:
+        """The fills of plate frames [part.start, part.stop), from `prepare`'s plan and, for a
+        join, its two windows' saved overlaps."""
+        self.stats = InpaintStats()
+        self.last_runs = []
+        plan, parts = read_plan(work, shot.frame_count, self._plan_settings())
+        part = replace(part, after=tuple(part.after))  # as planned, even if it went through JSON
+        if part not in parts:
+            raise InputError(work, f"the shot's VOID plan has no part {part}",
+                             "run the shot again from its prepare step")
+        if plan is None:
+            for frame in shot.stream(part.start, part.stop):
+                yield Fill(frame, shot.boxes[frame.index], None)
+            return
+        self.last_plan = plan
+        if part.label == JOIN:
+            outputs = self._joined_outputs(work, plan, part)
+        else:
+            outputs = self._window_outputs(shot, work, plan, part)
+        span = part_model_frames(plan, part)
+        self.stats.notes.append(f"void: {part.label} part {part.index}, model frames "
+                                f"[{span.start}, {span.stop}) of {plan.frames.model_frames}")
+        yield from self._fills(shot, plan, outputs, shot.stream(part.start, part.stop))
+
+    def _plan_settings(self) -> dict:
+        """What a plan follows from: parts must run with the settings that planned them."""
+        return {"version": self.version, "height": self.height, "width": self.width,
+                "model_fps": _rate_text(self.model_fps), "plate_fps": _rate_text(self.plate_fps),
+                "max_chunk_frames": self.max_chunk_frames,
+                "chunk_overlap_frames": self.chunk_overlap_frames, "context": self.context}
+
+    def _window_outputs(self, shot: ShotFrames, work: Path, plan: ChunkPlan,
+                        part: ShotPart) -> Iterator[tuple[int, np.ndarray]]:
+        """Runs chunk `part.index` now, saves its overlaps, returns the outputs only it covers."""
+        index = part.index
+        chunk = plan.chunks[index]
+        prompt = self._shot_prompt(shot)
+        embeds = self._prompt_embeds(self._load(), prompt)
+        sources = plan.frames.sources[chunk.start:chunk.stop]
+        frames = shot.stream(int(sources[0]), int(sources[-1]) + 1)
+        inputs = list(self._model_inputs(shot, plan.crop, frames, sources))
+        output = self._run_chunk(inputs, prompt, embeds, index, chunk)
+        for neighbour in (index - 1, index + 1):
+            if 0 <= neighbour < len(plan.chunks):
+                span = overlap_frames(plan, index, neighbour)
+                save_overlap(work, index, neighbour,
+                             output[span.start - chunk.start: span.stop - chunk.start])
+        # The weights are exactly 1 here; multiplied anyway so the bits are _model_outputs'.
+        weights = chunk_weights(plan.chunks)[index].astype(np.float32)
+        weighted = output * weights[:, None, None, None]
+        return ((m, weighted[m - chunk.start]) for m in part_model_frames(plan, part))
+
+    def _joined_outputs(self, work: Path, plan: ChunkPlan,
+                        part: ShotPart) -> Iterator[tuple[int, np.ndarray]]:
+        """The overlap of windows `part.after`, cross-faded as `_model_outputs` does it."""
+        earlier, later = part.after
+        span = overlap_frames(plan, earlier, later)
+        shape = (len(span), self.height, self.width, 3)
+        weights = chunk_weights(plan.chunks)
+
+        def weighted(index: int, neighbour: int) -> np.ndarray:
+            start = span.start - plan.chunks[index].start
+            ramp = weights[index][start: start + len(span)].astype(np.float32)
+            return load_overlap(work, index, neighbour, shape) * ramp[:, None, None, None]
+
+        # Same float32 products and sum as the one-process blend (a sum of two is commutative).
+        blended = weighted(later, earlier) + weighted(earlier, later)
+        return zip(span, blended)
 
     # --- planning ------------------------------------------------------------------------
 
@@ -306,21 +403,21 @@ class VoidInpainter:
 
     # --- model frames --------------------------------------------------------------------
 
-    def _model_inputs(self, shot: ShotFrames,
-                      plan: ChunkPlan) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
-        """Per model frame, in order: (video (3, h, w) float32 tensor in [0, 1], VOID's mask
-        (h, w) float32), streamed from the plate."""
-        sources = plan.frames.sources
+    def _model_inputs(self, shot: ShotFrames, crop: Box, frames: Iterator[Frame],
+                      sources: np.ndarray) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
+        """Per model frame showing plate frame `sources[j]`, in order: (video (3, h, w) float32
+        tensor in [0, 1], VOID's mask (h, w) float32), from the plate `frames`."""
         wanted = 0
-        for frame in shot.stream():
-            if wanted >= len(sources):
-                return
-            if sources[wanted] != frame.index:
-                continue
-            model_frame = self._to_model(shot, frame, plan.crop)
-            while wanted < len(sources) and sources[wanted] == frame.index:
-                yield model_frame
-                wanted += 1
+        with _closed_after(frames):
+            for frame in frames:
+                if wanted >= len(sources):
+                    return
+                if sources[wanted] != frame.index:
+                    continue
+                model_frame = self._to_model(shot, frame, crop)
+                while wanted < len(sources) and sources[wanted] == frame.index:
+                    yield model_frame
+                    wanted += 1
 
     def _to_model(self, shot: ShotFrames, frame: Frame, crop: Box) -> tuple[torch.Tensor, np.ndarray]:
         """One frame's crop at model size: display RGB (VOID: / 255 then area) and mask."""
@@ -337,7 +434,7 @@ class VoidInpainter:
     def _model_outputs(self, shot: ShotFrames, plan: ChunkPlan, prompt: str,
                        embeds) -> Iterator[tuple[int, np.ndarray]]:
         """(model frame index, (h, w, 3) float32 in [0, 1]) in order, chunk outputs blended."""
-        inputs = self._model_inputs(shot, plan)
+        inputs = self._model_inputs(shot, plan.crop, shot.stream(), plan.frames.sources)
         weights = chunk_weights(plan.chunks)
         held: list = []
         held_start, emitted = 0, 0
@@ -398,12 +495,13 @@ class VoidInpainter:
 
     # --- fills ---------------------------------------------------------------------------
 
-    def _fills(self, shot: ShotFrames, plan: ChunkPlan,
-               outputs: Iterator[tuple[int, np.ndarray]]) -> Iterator[Fill]:
+    def _fills(self, shot: ShotFrames, plan: ChunkPlan, outputs: Iterator[tuple[int, np.ndarray]],
+               frames: Iterator[Frame]) -> Iterator[Fill]:
+        """Each plate frame's fill from the model outputs (model index, frame), both in order."""
         crop = plan.crop
         current, resized = -1, None
         output = None
-        for frame in shot.stream():
+        for frame in frames:
             box = shot.boxes[frame.index]
             if box.empty:
                 yield Fill(frame, box, None)
@@ -526,6 +624,17 @@ def _resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
+
+
+@contextlib.contextmanager
+def _closed_after(frames: Iterator[Frame]):
+    """Closes a plate stream (a decoder) left part-read; plain iterators have nothing to close."""
+    try:
+        yield frames
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
 
 
 @contextlib.contextmanager

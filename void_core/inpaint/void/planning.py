@@ -162,6 +162,15 @@ def _no_triple_overlap(chunks: list[Chunk]) -> bool:
     return all(later.start >= earlier.stop for earlier, later in zip(chunks, chunks[2:]))
 
 
+@dataclass(frozen=True)
+class ChunkPlan:
+    """Where and when the model looks at a shot: the crop, the frame map and the chunks."""
+
+    crop: Box
+    frames: FrameMap
+    chunks: list[Chunk]
+
+
 def chunk_weights(chunks: list[Chunk]) -> list[np.ndarray]:
     """Per chunk, the float64 weight of each frame: 1, with linear ramps across each overlap
     (falling at a chunk's tail, rising at the next one's head) that sum to one per frame."""
