@@ -83,8 +83,8 @@ def run_command(
              "the config's [qc] url, else file:// links).", show_default=False)] = None,
     chunk_frames: Annotated[int | None, typer.Option(
         min=0, help="Split a shot longer than N frames into parts that run on any worker "
-                    "(engines that split shots: classical, 120 by default; config [inpaint] "
-                    "chunk_frames; 0: never).", show_default=False)] = None,
+                    "(engines that split shots: classical, 120 by default; void, 197: its "
+                    "windows; config [inpaint] chunk_frames; 0: never).", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Clean every shot of a cut list: a Prefect flow whose shot stages run on Ray.

@@ -51,8 +51,8 @@ def serve_command(
         help="Base URL where OUT is served over HTTP (QC links).", show_default=False)] = None,
     chunk_frames: Annotated[int | None, typer.Option(
         min=0, help="Split a shot longer than N frames into parts that run on any worker "
-                    "(engines that split shots: classical, 120 by default; config [inpaint] "
-                    "chunk_frames; 0: never).", show_default=False)] = None,
+                    "(engines that split shots: classical, 120 by default; void, 197: its "
+                    "windows; config [inpaint] chunk_frames; 0: never).", show_default=False)] = None,
 ) -> None:
     """Serve the nightly cleanup and start a run whenever a cut list lands in the drop folder."""
     from flows.cli_run import farm_parameters, prepare_prefect_environment

@@ -290,3 +290,38 @@ def _recording(method, calls: list, name: str):
         calls.append(name)
         return method(*args, **kwargs)
     return recorded
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_void_in_parts_through_the_pipeline_writes_the_exrs_of_one_process(tmp_path):
+    """The tiny VOID model with windows of 21 model frames: windows and joins (after both
+    windows) through prepare / parts / finish give the unsplit stage's EXRs, bit for bit."""
+    from void_core.cutlist import read_cutlist
+    from void_core.inpaint.void.tiny import make_tiny_model_dir
+    from void_core.pipeline import stages
+    from void_core.pipeline.render import read_parts
+    from void_core.pipeline.state import part_label
+    from void_core.synth import SceneSpec, write_scene
+    from void_core.synth.cutlist import write_synthetic_cutlist
+
+    scene = write_scene(SceneSpec(name="sh010", width=64, height=64, frames=40, shadow=True,
+                                  seed=3), tmp_path / "media" / "sh010")
+    plan = stages.ShotPlan.from_spec(read_cutlist(
+        write_synthetic_cutlist([scene], tmp_path / "reel.otio")).shots[0])
+    model = make_tiny_model_dir(tmp_path / "void-tiny")
+    whole = stages.RunSettings(
+        run_id="v", cutlist="reel", out_root=tmp_path / "whole", engine="void", refiner="none",
+        engine_settings={"model_dir": str(model), "device": "cpu", "max_chunk_frames": 21,
+                         "chunk_overlap_frames": 6}, chunk_frames=0,
+        stages=tuple(stages.STAGE_ORDER[:-1]))
+    parted = replace(whole, out_root=tmp_path / "parts", chunk_frames=10)
+    stages.run_shot(whole, plan)
+    state = stages.run_shot(parted, plan)
+
+    assert _exr_bytes(tmp_path / "parts") == _exr_bytes(tmp_path / "whole")
+    assert state.report("inpaint").status == "succeeded"
+    parts = read_parts(tmp_path / "parts" / ".void-work" / "sh010" / "parts")
+    joins = [part for part in parts if part.after]
+    assert joins and all(part.label == "join" for part in joins)  # waited on two windows
+    rows = [row for row in _stage_rows(tmp_path / "parts") if row[0] == "inpaint"]
+    assert [row[1] for row in rows] == ["prepare"] + [part_label(p) for p in parts] + [None]

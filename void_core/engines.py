@@ -154,7 +154,7 @@ ENGINES: dict[tuple[EngineKind, str], EngineEntry] = {(e.kind, e.name): e for e 
     EngineEntry(_K.INPAINT, "classical", "void_core.inpaint.classical:ClassicalInpainter",
                 splits_shots=True, chunk_frames=120),
     EngineEntry(_K.INPAINT, "void", "void_core.inpaint.void.engine:VoidInpainter",
-                loads_models=True, splits_shots=True),
+                loads_models=True, splits_shots=True, chunk_frames=197),
     EngineEntry(_K.MASKING, "classical", "void_core.masking.classical:ClassicalSegmenter"),
     EngineEntry(_K.MASKING, "sam2", "void_core.masking.sam2_engine:Sam2Segmenter",
                 segments_objects=True, loads_models=True),
