@@ -84,9 +84,12 @@ def _start() -> str:
 
 
 def _die_with_parent(parent: int):
+    # Loaded here, in the parent: dlopen in the forked child can deadlock on a loader lock
+    # another thread held at the fork (seen once in the test suite).
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
     def arrange() -> None:  # runs in the child between fork and exec
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before the request took effect
             os._exit(1)
     return arrange
