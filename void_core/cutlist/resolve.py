@@ -51,6 +51,8 @@ class MediaResolver:
         self.media_root = media_root
         self.bundle_members = bundle_members  # relative paths stored inside an .otioz
         self._index: dict[str, list[Path]] | None = None
+        # Long cut lists name the same few plates thousands of times: look each name up once.
+        self._looked_up: dict[str, tuple[Path | None, tuple[str, ...]]] = {}
 
     def resolve(self, reference: otio.core.MediaReference | None, extra_paths: list[str],
                 names: list[str]) -> MediaMatch:
@@ -100,6 +102,11 @@ class MediaResolver:
 
     def _lookup(self, relative_name: str) -> tuple[Path | None, tuple[str, ...]]:
         """`name` or `folder/name` in the cut list's folder, then anywhere under the media root."""
+        if relative_name not in self._looked_up:
+            self._looked_up[relative_name] = self._uncached_lookup(relative_name)
+        return self._looked_up[relative_name]
+
+    def _uncached_lookup(self, relative_name: str) -> tuple[Path | None, tuple[str, ...]]:
         local = self.base_dir / relative_name
         if local.is_file():
             return local, ()
