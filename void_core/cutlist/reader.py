@@ -296,12 +296,12 @@ class _ShotBuilder:
             self.problems += [replace(label, reason=problem.reason, line=problem.line)
                               for problem in event.problems]
         else:
-            for marker in sorted(clip.markers, key=_marker_start):
+            for marker in sorted(_listed(clip.markers), key=_marker_start):
                 offset = marker.marked_range.start_time - timing.source.start_time
                 self._marker(findings, marker, frames_at(offset, timing.rate), frames, label)
         in_stack = track.transformed_time_range(timing.in_track, self.timeline.tracks)
         for container, clip_range in ((track, timing.in_track), (self.timeline.tracks, in_stack)):
-            for marker in container.markers:
+            for marker in _listed(container.markers):
                 if _marker_hits(marker.marked_range, clip_range):
                     offset = marker.marked_range.start_time - clip_range.start_time
                     self._marker(findings, marker, frames_at(offset, timing.rate), frames, label)
@@ -375,6 +375,12 @@ def _source_range(clip: otio.schema.Clip, full: TimeRange, in_track: TimeRange) 
     return TimeRange(source.start_time + head, in_track.duration.rescaled_to(source.start_time))
 
 
+def _listed(items) -> list:
+    """The items of an OTIO vector (markers, effects) by index: iterating one ends in an
+    exception that costs ~25 us, which a 10,000-clip cut list pays tens of thousands of times."""
+    return [items[index] for index in range(len(items))]
+
+
 def _intersection(a: TimeRange, b: TimeRange) -> TimeRange | None:
     start = max(a.start_time, b.start_time)
     end = min(a.end_time_exclusive(), b.end_time_exclusive())
@@ -430,7 +436,7 @@ def _media_start_frame(clip: otio.schema.Clip, rate: Fraction) -> int | None:
 
 
 def _effect_speed(clip: otio.schema.Clip) -> str | None:
-    for effect in clip.effects:
+    for effect in _listed(clip.effects):
         if isinstance(effect, otio.schema.FreezeFrame):
             return "freeze frame"
         if isinstance(effect, otio.schema.LinearTimeWarp):
