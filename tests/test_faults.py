@@ -118,6 +118,65 @@ def test_hostile_names_in_a_cut_list_never_leave_out(scene, tmp_path):
     assert naming.summary_file(out, cut.path) == out / "reel1.summary.json"
 
 
+def _hostile_media_edl(folder: Path, outside: Path) -> Path:
+    """Four events pointing out of `folder`: an absolute system file, a path climbing out, a
+    link beside the cut list leading out, and a clip found by name as a link out of the root."""
+    events = [("/etc/passwd", "passwd"), (f"../{outside.parent.name}/{outside.name}", "sh020"),
+              ("linked.mov", "sh030"), ("", "sh040")]
+    lines = []
+    for number, (given, clip) in enumerate(events, 1):
+        lines.append(f"{number:03d}  R{number}  V  C  01:00:0{number}:00 01:00:0{number + 1}:00 "
+                     f"01:00:0{number}:00 01:00:0{number + 1}:00")
+        lines += [f"* FROM CLIP NAME: {clip}"] + ([f"* FROM CLIP: {given}"] if given else [])
+    folder.mkdir()
+    (folder / "linked.mov").symlink_to(outside)
+    edl = folder / "cut.edl"
+    edl.write_text("\n".join(lines) + "\n")
+    return edl
+
+
+def test_media_outside_the_media_root_is_never_read(tmp_path):
+    """(1, media path) With --media-root, media comes only from inside the media root or the
+    cut list's folder, links followed: an absolute path, a path climbing out, a link out of
+    either folder are not read; the shot names the path in one warning line and its media is
+    missing, or relinked by file name under the root. Without a media root the cut list's own
+    paths are trusted as given."""
+    from void_core.cutlist import read_cutlist
+
+    outside = tmp_path / "other_show" / "secret.mov"
+    outside.parent.mkdir()
+    outside.write_bytes(b"another show's plate")
+    root = tmp_path / "plates"
+    root.mkdir()
+    (root / "sh040.mov").symlink_to(outside)
+    edl = _hostile_media_edl(tmp_path / "cuts", outside)
+    cut = read_cutlist(edl, media_root=root)
+    assert cut.problems == [] and len(cut.shots) == 4
+    for shot in cut.shots:
+        assert not shot.media_resolved and shot.media_path is None, shot
+    given = ["/etc/passwd", "../other_show/secret.mov", "linked.mov"]
+    for shot, path in zip(cut.shots, given):
+        assert shot.warnings == (f"media {path} is outside the media root {root} and the cut "
+                                 "list's folder: not read",), shot.warnings
+        assert shot.media_hint.startswith(f"{path} is outside the media root {root}")
+    assert "sh040" in cut.shots[3].media_hint  # the link under the root was not taken either
+
+    result = runner.invoke(app, ["cutlist", "show", str(edl), "--media-root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert (f"warning: event 1 (passwd): media /etc/passwd is outside the media root {root} and "
+            "the cut list's folder: not read") in result.stderr
+    assert "4 shot(s), 4 with missing media" in result.stderr
+
+    (root / "secret.mov").write_bytes(b"the plate, relinked")  # the relink case still works
+    relinked = read_cutlist(edl, media_root=root).shots[1]
+    assert relinked.media_path == root / "secret.mov"
+    assert relinked.warnings[0].startswith("media ../other_show/secret.mov is outside")
+
+    trusted = read_cutlist(edl).shots  # no media root: the cut list's paths are read as given
+    assert [shot.media_path for shot in trusted[:3]] == [
+        Path("/etc/passwd"), edl.parent / "../other_show/secret.mov", edl.parent / "linked.mov"]
+
+
 def test_cut_lists_whose_timelines_share_a_name_get_their_own_outputs(scene, tmp_path):
     """(1) Output names come from the cut-list file's stem, never from the title inside."""
     from void_core.cutlist import read_cutlist
