@@ -8,8 +8,10 @@ not root, and fail instead in CI (VOID_FARM_REQUIRE_ALL=1), so CI keeps running 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
+import cv2
+import numpy as np
 import opentimelineio as otio
 import pytest
 from typer.testing import CliRunner
@@ -222,6 +226,108 @@ def test_cut_list_frame_numbers_out_of_range_fail_in_preflight(scene, tmp_path, 
     with pytest.raises(CutListError, match="frame"):
         preflight(path, out, EngineChoice())
     assert not out.exists()
+
+
+def assert_valid_exr(path: Path) -> None:
+    """Opened by an independent reader (Debian's exrheader) when installed, else ours."""
+    if shutil.which("exrheader") is not None:
+        done = subprocess.run(["exrheader", str(path)], capture_output=True, text=True)
+        assert done.returncode == 0 and "dataWindow" in done.stdout, (path, done.stderr)
+    from void_core.media.exr import read_exr_frame
+
+    frame = read_exr_frame(path)
+    assert np.isfinite(frame.rgb).all() and frame.rgb.ndim == 3 and frame.masks, path
+
+
+@pytest.mark.parametrize("masked_by", ["quadmask", "click"])
+def test_a_one_frame_plate_runs_through_shot_to_a_valid_exr(tmp_path, masked_by):
+    """(limits) A plate of one frame, with its quadmask or from a click (masking, analysis and
+    flow refinement all see a single frame)."""
+    from conftest import moving_disc_shot
+
+    shot = moving_disc_shot(tmp_path / "one", frames=1)
+    clicks = []
+    if masked_by == "click":
+        (shot / "quadmask_0.mp4").unlink()
+        clicks = ["--point", "10,32"]
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["shot", str(shot), "--out", str(out), "--json", *clicks])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["frames"] == 1
+    written = sorted((out / "one").iterdir())
+    assert [file.name for file in written] == ["one.1001.exr"]
+    assert_valid_exr(written[0])
+
+
+def _long_png_sequence(shot: Path, frames: int) -> Path:
+    """A VOID-layout folder whose plate (input/) and quadmask (quadmask/) are `frames` PNGs:
+    links to one 32x32 picture and one mask with a hole, so 10,000 frames cost milliseconds."""
+    rng = np.random.default_rng(0)
+    picture, mask = shot / "picture.png", shot / "mask.png"
+    (shot / "input").mkdir(parents=True)
+    (shot / "quadmask").mkdir()
+    cv2.imwrite(str(picture), rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    hole = np.full((32, 32), 255, np.uint8)
+    hole[12:18, 12:18] = 0
+    cv2.imwrite(str(mask), hole)
+    for number in range(1001, 1001 + frames):
+        (shot / "input" / f"long.{number:05d}.png").symlink_to(picture)
+        (shot / "quadmask" / f"mask.{number:05d}.png").symlink_to(mask)
+    return shot
+
+
+class _EngineStarted(Exception):
+    """Raised when the engine takes its first frame: the test has seen what it needs."""
+
+
+def test_a_10000_frame_plate_is_planned_and_streamed_without_decoding_every_frame(
+        tmp_path, monkeypatch):
+    """(limits) A plate of 10,000 frames: probing, planning and the checks before a shot runs
+    decode its first frame only, and the engine gets its first frame while the rest are still
+    unread (frames are decoded a few ahead of the engine, never all at once)."""
+    from void_core.media import masks, plate
+    from void_core.pipeline import check_plan, folder_plan, render, resolve_shot_folder, run_shot
+    from void_core.preflight import choose_engines
+    from flows.cli import _shot_settings
+
+    decoded = {"plate": 0, "mask": 0}
+
+    def counting(kind, read):
+        def read_and_count(path):
+            decoded[kind] += 1
+            return read(path)
+        return read_and_count
+
+    monkeypatch.setattr(plate, "read_png_codes", counting("plate", plate.read_png_codes))
+    monkeypatch.setattr(masks, "read_png_grey", counting("mask", masks.read_png_grey))
+    shot = _long_png_sequence(tmp_path / "long", 10_000)
+    plan = folder_plan(resolve_shot_folder(shot), "long")
+    chosen = choose_engines(None, "classical", "classical", "heuristic")
+    settings = _shot_settings(tmp_path / "out", f"sqlite:///{tmp_path / 'lineage.db'}", True,
+                              None, "zip", chosen)
+    check_plan(settings, plan)
+    assert (plan.frame_count, plan.first_frame) == (10_000, 1001)
+    assert decoded["plate"] <= 2 and decoded["mask"] <= 1, decoded
+
+    seen_at_first_frame = {}
+    shot_frames = render._shot_frames
+
+    def watched(*args, **kwargs):
+        frames = shot_frames(*args, **kwargs)
+
+        def stream(*range_args):
+            in_order = frames.stream(*range_args)
+            next(in_order)
+            seen_at_first_frame.update(decoded)
+            in_order.close()  # stops the read-ahead thread
+            raise _EngineStarted
+
+        return dataclasses.replace(frames, stream=stream)
+
+    monkeypatch.setattr(render, "_shot_frames", watched)
+    with pytest.raises(_EngineStarted):
+        run_shot(settings, plan)
+    assert seen_at_first_frame["plate"] <= 2 + 8, seen_at_first_frame  # the read-ahead is 4
 
 
 # --- (5) file-system errors ----------------------------------------------------------------
