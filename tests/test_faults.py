@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -517,6 +518,49 @@ def test_an_interrupted_runs_open_stages_are_closed(lineage_url):
         store.finish_run(run_id, RunStatus.CANCELLED)
         [trace] = store.trace("sh010")
     assert trace.stages[0].status == StageStatus.FAILED
+
+
+# --- (9) orphans ---------------------------------------------------------------------------
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_orphan_reaper_kills_what_a_killed_driver_leaves_and_nothing_else():
+    """(9) After a SIGKILLed run, Ray's dashboard and runtime-env agents lived on for 60 s
+    (they wait out a GCS timeout first). The reaper started beside a local Ray kills the
+    driver's remembered descendants once the driver is gone; other processes are left alone."""
+    from flows import orphan_reaper
+
+    spawn = ("import subprocess, time; child = subprocess.Popen(['sleep', '300'], "
+             "start_new_session=True); print(child.pid, flush=True); time.sleep(300)")
+    driver = subprocess.Popen([sys.executable, "-c", spawn], stdout=subprocess.PIPE, text=True)
+    bystander = subprocess.Popen(["sleep", "300"])
+    left_behind = None
+    try:
+        left_behind = int(driver.stdout.readline())
+        reaper = subprocess.Popen([sys.executable, "-I", "-S", orphan_reaper.__file__,
+                                   str(driver.pid)])
+        time.sleep(2 * orphan_reaper.POLL_SECONDS)  # it has seen the driver's tree
+        assert _running(left_behind) and reaper.poll() is None
+        driver.kill()
+        driver.wait()
+        assert reaper.wait(timeout=10 * orphan_reaper.POLL_SECONDS) == 0
+        deadline = time.monotonic() + 5
+        while _running(left_behind) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(left_behind), "the driver's child outlived it"
+        assert bystander.poll() is None, "the reaper killed a process that was not the driver's"
+    finally:
+        bystander.kill()
+        driver.kill()
+        if left_behind is not None:
+            with contextlib.suppress(OSError):
+                os.kill(left_behind, signal.SIGKILL)
 
 
 # --- (7) outputs verified before reuse; lineage says when a file changed -------------------
