@@ -164,8 +164,8 @@ class MediaResolver:
         <name>/input_video.mp4, under /media"."""
         if refused:
             return (f"{', '.join(refused)} is outside the media root {self.media_root} and the "
-                    "cut list's folder, and no file of that name is under the media root (copy "
-                    "or link the plate under the media root)")
+                    "cut list's folder, and nothing of its name or the clip's is under the media "
+                    "root (copy the plate under the media root)")
         parts = [", ".join(item.given for item in wanted)] if wanted else []
         if names:
             parts.append(f"{' or '.join(names)} as {'/'.join(VIDEO_SUFFIXES[:4])} or "
