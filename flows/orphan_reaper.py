@@ -78,7 +78,7 @@ def start_for_this_process() -> None:
     reach it), its output discarded."""
     import subprocess
 
-    if os.getpid() in _started_for:
+    if os.getpid() in _started_for or not Path("/proc/self/stat").exists():  # Linux only
         return
     _started_for.add(os.getpid())
     subprocess.Popen([sys.executable, "-I", "-S", __file__, str(os.getpid())],
