@@ -19,6 +19,8 @@ from rich.table import Table
 
 from flows._cli_common import handled_errors, stderr, stdout
 
+RICH_TABLE_LIMIT = 1000  # shots; a longer cut list is listed as plain aligned text
+
 cutlist_app = typer.Typer(
     help="Read editors' cut lists (CMX 3600 EDL, OTIO, FCP 7 XML) into shots.",
     no_args_is_help=True,
@@ -58,6 +60,8 @@ def show(
     if json_output:
         # Plain print: rich would re-wrap or colour it; stdout must be exactly one JSON document.
         typer.echo(json.dumps(cut.to_json(), indent=2))
+    elif len(cut.shots) > RICH_TABLE_LIMIT:
+        typer.echo(_plain_table(cut))
     else:
         stdout.print(_shot_table(cut))
     _report(cut, searched_root=media_root is not None)
@@ -85,6 +89,27 @@ def _shot_table(cut) -> Table:
             str(shot.rate), escape("; ".join(shot.instructions)) or "-",
         )
     return table
+
+
+def _plain_table(cut) -> str:
+    """One line per shot in aligned columns: rich lays a table out at about 1 ms per row, so a
+    10,000-event EDL would take over ten seconds; this takes a fraction of one, and greps."""
+    from void_core.cutlist.model import tc_span
+
+    rows = [["shot", "event", "source media", "source", "record", "rate", "instructions"]]
+    for shot in cut.shots:
+        rows.append([
+            shot.name, str(shot.event),
+            str(shot.media_path) if shot.media_resolved else f"MISSING: {shot.media_hint}",
+            tc_span(shot.source_range, shot.drop_frame),
+            tc_span(shot.record_range, shot.drop_frame),
+            str(shot.rate), "; ".join(shot.instructions) or "-",
+        ])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    lines = [f"{cut.name}  ({cut.format}, {cut.rate} fps)"]
+    lines += ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[-1]])
+              for row in rows]
+    return "\n".join(lines)
 
 
 def _in_out(span: str) -> str:

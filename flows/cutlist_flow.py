@@ -136,11 +136,15 @@ def cleanup_cutlist(cutlist: str, out: str, media_root: str | None = None,
     # The run's heartbeat (lineage) and its claims on the shots it works on.
     claims = Claims(run_id, on_beat=lambda: store.beat(run_id))
     try:
-        placement = place_stages(settings, resident, ray_resources)
+        placement = place_stages(settings, resident, ray_resources, _cluster_gpus())
+        for keeper, joined in placement.also.items():
+            logger.info("the cluster has fewer GPUs than resident GPU engines: the %s host also "
+                        "runs %s (one GPU, one stage at a time)", keeper, ", ".join(joined))
         _warn_when_gpus_short(placement, logger)
         ensure_api_limit(analyzer, api_limits)
         # These handles keep the host actors (and their loaded models) alive for the run.
-        hosts = {stage: start_host(settings, stage, placement.declared[stage])
+        hosts = {stage: start_host(settings, stage, placement.declared[stage],
+                                   placement.also.get(stage, ()))
                  for stage in placement.hosts}
         outcomes += _run_chains(store, settings, plans, placement, cut.name, claims,
                                 max_shots_in_flight)
@@ -388,6 +392,12 @@ class _PartRun:
                                          chain.settings, chain.state, reports,
                                          wait_for=list(self.futures.values()))
         return chain.future
+
+
+def _cluster_gpus() -> float:
+    import ray
+
+    return ray.cluster_resources().get("GPU", 0)
 
 
 def _warn_when_gpus_short(placement: Placement, logger) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import ray
 from prefect_ray import RayTaskRunner
 
+from flows import orphan_reaper
 from void_core.errors import VoidFarmError
 from void_core.preflight import check_ray_address
 
@@ -49,6 +50,7 @@ def connect_ray(address: str | None = None, *, num_cpus: int | None = None) -> d
     # process; an air-gapped run sends nothing (the farm's nodes: ray-node.sh's flag).
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, **common)
+    orphan_reaper.start_for_this_process()  # a SIGKILLed run must not leave Ray's agents behind
     return {"ray": f"started a local Ray with {cpus} CPUs"}
 
 

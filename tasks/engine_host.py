@@ -11,7 +11,7 @@ stage tasks find them by name.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import ray
 
@@ -70,38 +70,51 @@ def stage_engine(stage: str, run_settings: stages.RunSettings):
 
 
 class EngineHost:
-    """Holds one engine instance; `run` runs its stage for a shot with it."""
+    """Holds one engine instance per stage it hosts (its own, and the stages in `also` when GPU
+    hosts share one GPU: see `place_stages`); `run` runs a stage for a shot with its engine.
+    An actor runs one call at a time, so engines sharing a host never use the GPU at once."""
 
-    def __init__(self, stage: str, run_settings: stages.RunSettings):
+    def __init__(self, stage: str, run_settings: stages.RunSettings, also: tuple[str, ...] = ()):
         self.stage = stage
-        self.engine = stage_engine(stage, run_settings)
-        self.shots_served = 0
+        self.engines = {hosted: stage_engine(hosted, run_settings) for hosted in (stage, *also)}
+        self.engine = self.engines[stage]
+        self.served = dict.fromkeys(self.engines, 0)
 
     def run(self, stage: str, run_settings: stages.RunSettings, state: stages.ShotState,
             task_run_id: str | None = None) -> stages.ShotState:
-        if stage != self.stage and HOST_OF.get(stage) != self.stage:
+        if stage in self.engines:
+            engine = {"engine": self.engines[stage]}
+        elif HOST_OF.get(stage) in self.engines:
+            engine = {"segmenter": self.engines[HOST_OF[stage]]}
+        else:
             raise ValueError(f"the {self.stage} host does not run the {stage} stage")
-        engine = {"engine" if stage == self.stage else "segmenter": self.engine}
         with placed(task_run_id):
             result = stages.STAGES[stage](run_settings, state, **engine)
-        if stage == self.stage:
-            self.shots_served += 1
+        if stage in self.served:
+            self.served[stage] += 1
         return result
 
     def run_step(self, step: str, run_settings: stages.RunSettings, *args,
                  task_run_id: str | None = None):
-        """A step of a long shot's inpaint in parts (prepare, one part) with this engine."""
-        if self.stage != "inpaint":
+        """A step of a long shot's inpaint in parts (prepare, one part) with its inpaint engine."""
+        if "inpaint" not in self.engines:
             raise ValueError(f"the {self.stage} host does not run {step}")
         with placed(task_run_id):
-            result = stages.INPAINT_STEPS[step](run_settings, *args, engine=self.engine)
+            result = stages.INPAINT_STEPS[step](run_settings, *args,
+                                                engine=self.engines["inpaint"])
         if step == "inpaint_prepare":
-            self.shots_served += 1
+            self.served["inpaint"] += 1
         return result
 
     def stats(self) -> dict:
-        return {"engine": self.engine.name, "shots_served": self.shots_served,
-                "model_loads": engines.model_loads(KIND_OF[self.stage], self.engine)}
+        report = self._stats(self.stage)
+        shared = {stage: self._stats(stage) for stage in self.engines if stage != self.stage}
+        return {**report, "also": shared} if shared else report
+
+    def _stats(self, stage: str) -> dict:
+        engine = self.engines[stage]
+        return {"engine": engine.name, "shots_served": self.served[stage],
+                "model_loads": engines.model_loads(KIND_OF[stage], engine)}
 
 
 def host_name(run_settings: stages.RunSettings, stage: str) -> str:
@@ -162,6 +175,7 @@ class Placement:
     hosts: tuple[str, ...]  # stages with a resident host actor
     forwarded: frozenset[str]  # stages whose task sends the shot to a host
     task_resources: dict[str, dict]  # what each stage's task asks Ray for
+    also: dict[str, tuple[str, ...]] = field(default_factory=dict)  # host -> stages it also hosts
 
     def gpus_held(self) -> dict[str, float]:
         """GPUs each host holds for the whole run (hosts of CPU engines are left out)."""
@@ -170,12 +184,15 @@ class Placement:
 
 
 def place_stages(run_settings: stages.RunSettings, resident: bool | None,
-                 configured: dict[str, dict] | None = None) -> Placement:
+                 configured: dict[str, dict] | None = None,
+                 cluster_gpus: float | None = None) -> Placement:
     """Decide which stages get a resident host and every stage's Ray resources. The analysis
     stage works with the masker when it segments objects (sam2): then it asks for the masker's
     resources, or goes to the masking host when that is resident. `configured`: the farm's
     `[ray.resources]`, stage -> amounts; a stage named there asks for those custom resources
-    instead of its engine's own (num_cpus/num_gpus given there win too)."""
+    instead of its engine's own (num_cpus/num_gpus given there win too). `cluster_gpus`: the
+    GPUs the Ray cluster has (None: unknown); when the GPU hosts would hold more, they share
+    one (`share_gpu_hosts`)."""
     configured = configured or {}
     declared = {stage: with_configured(engine_resources(stage, run_settings),
                                        configured.get(stage)) for stage in RESIDENT_STAGES}
@@ -192,7 +209,27 @@ def place_stages(run_settings: stages.RunSettings, resident: bool | None,
                           if stage in hosts or (host in hosts and borrows_masker))
     task_resources = {stage: forwarding_resources(own[stage]) if stage in forwarded
                       else own[stage] for stage in stages.STAGE_ORDER}
-    return Placement(declared, hosts, forwarded, task_resources)
+    placement = Placement(declared, hosts, forwarded, task_resources)
+    if cluster_gpus is not None and sum(placement.gpus_held().values()) > cluster_gpus:
+        placement = share_gpu_hosts(placement)
+    return placement
+
+
+def share_gpu_hosts(placement: Placement) -> Placement:
+    """Every GPU host's engines in one host (the last one's: inpaint, when it is on the GPU),
+    holding the larger of each amount. Each GPU host holds its GPU for the whole run, so on a
+    cluster with fewer GPUs than hosts (one GPU node: SAM2 and VOID) the second host would wait
+    for a GPU the first never frees, and every shot with it."""
+    gpu_hosts = [stage for stage in placement.hosts if placement.declared[stage].get("num_gpus")]
+    if len(gpu_hosts) < 2:
+        return placement
+    keeper, joined = gpu_hosts[-1], tuple(gpu_hosts[:-1])
+    merged = placement.declared[keeper]
+    for stage in joined:
+        merged = together(merged, placement.declared[stage])
+    declared = {**placement.declared, keeper: merged}
+    hosts = tuple(stage for stage in placement.hosts if stage not in joined)
+    return replace(placement, declared=declared, hosts=hosts, also={keeper: joined})
 
 
 def with_configured(declared: dict, amounts: dict | None) -> dict:
@@ -208,13 +245,14 @@ def with_configured(declared: dict, amounts: dict | None) -> dict:
     return merged
 
 
-def start_host(run_settings: stages.RunSettings, stage: str, declared: dict):
-    """Create the run's host actor for `stage` (its engine declaring `declared`); call from the
-    flow's driver and keep the handle."""
+def start_host(run_settings: stages.RunSettings, stage: str, declared: dict,
+               also: tuple[str, ...] = ()):
+    """Create the run's host actor for `stage` (its engines declaring `declared`; `also`: the
+    other stages it hosts); call from the flow's driver and keep the handle."""
     actor = ray.remote(EngineHost).options(
         name=host_name(run_settings, stage), namespace=NAMESPACE, get_if_exists=True,
         max_restarts=1, max_task_retries=1, **host_resources(declared))
-    return actor.remote(stage, run_settings)
+    return actor.remote(stage, run_settings, also)
 
 
 def host_resources(declared: dict) -> dict:
@@ -224,8 +262,8 @@ def host_resources(declared: dict) -> dict:
     machine would hold every CPU and no stage task could start."""
     allowed = ("num_cpus", "num_gpus", "memory", "resources", "accelerator_type")
     held = {key: value for key, value in declared.items() if key in allowed}
-    if not held.get("num_gpus"):
-        held["num_cpus"] = 0
+    # Said out loud: an actor that names a resource but no CPUs holds one CPU for its life.
+    held["num_cpus"] = held.get("num_cpus", 0) if held.get("num_gpus") else 0
     return held
 
 
@@ -247,10 +285,12 @@ def find_host(run_settings: stages.RunSettings, stage: str):
 
 
 def serving_host(run_settings: stages.RunSettings, stage: str):
-    """The host that runs `stage`'s forwarded shots: its own, else the one `HOST_OF` names."""
-    try:
-        return find_host(run_settings, stage)
-    except ValueError:  # no host of its own in this run
-        if HOST_OF[stage] == stage:
-            raise
-        return find_host(run_settings, HOST_OF[stage])
+    """The host that runs `stage`'s forwarded shots: its own, else the one `HOST_OF` names,
+    else the host that took the GPU hosts' engines in (`share_gpu_hosts`)."""
+    candidates = dict.fromkeys([stage, HOST_OF[stage], *reversed(RESIDENT_STAGES)])
+    for candidate in candidates:
+        try:
+            return find_host(run_settings, candidate)
+        except ValueError:  # no host of that name in this run
+            continue
+    raise ValueError(f"no engine host serves the {stage} stage of run {run_settings.run_id}")

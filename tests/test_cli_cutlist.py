@@ -119,3 +119,34 @@ def test_fcp_xml_through_the_cli():
     assert data["rate"] == "24000/1001" and data["format"] == "fcp_xml"
     assert [shot["instructions"] for shot in data["shots"]] == [
         ["remove the boom mic"], ["remove the crane shadow"]]
+
+
+def test_a_10000_event_edl_lists_every_shot_as_json_and_as_a_plain_table(tmp_path):
+    """Functional, not timed: `benchmarks/cutlist_scale.py` measures it (docs/reliability.md)."""
+    from benchmarks.cutlist_scale import write_long_edl, write_media
+
+    plates = write_media(tmp_path / "media", 4)
+    edl = write_long_edl(tmp_path / "long.edl", 10_000, plates)
+    result = show(edl, "--media-root", tmp_path / "media", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    shots = data["shots"]
+    assert data["problems"] == [] and len(shots) == 10_000
+    assert [shot["event"] for shot in shots] == list(range(1, 10_001))
+    assert len({shot["name"].lower() for shot in shots}) == 10_000
+    assert {shot["media_path"] for shot in shots} == {str(plate) for plate in plates}
+    assert shots[-1]["record_range"]["end_tc"] == "03:46:40:00"  # 1 h + 10,000 s
+    assert sum(bool(shot["instructions"]) for shot in shots) == 1_000
+    assert shots[9_999]["instructions"] == ["remove the boom mic in event 10000"]
+
+    table = show(edl, "--media-root", tmp_path / "media")
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert lines[0] == "LONG REEL 10000  (edl, 24 fps)" and lines[1].split()[:3] == [
+        "shot", "event", "source"]
+    assert len(lines) == 2 + 10_000
+    assert lines[-1].split() == [shots[-1]["name"], "10000", str(plates[3]),
+                                 "01:01:39:00-01:01:40:00",
+                                 "03:46:39:00-03:46:40:00", "24", "remove", "the", "boom",
+                                 "mic", "in", "event", "10000"]
+    assert "10000 shot(s), 0 with missing media, 0 problem(s)" in table.stderr

@@ -651,6 +651,15 @@ def test_fcp_xml_written_by_the_adapter_round_trips(tmp_path):
     assert tc(shot.record_range) == "01:00:00:00" and shot.source_start_frame == 50
 
 
+def test_clips_sharing_a_name_are_numbered_in_cut_order(tmp_path):
+    names = ["sh010", "sh010", "sh010_2", "SH010", "sh010", "sh010_3"]
+    lines = [f"{n:03d}  R1  V  C  01:00:{n:02d}:00 01:00:{n + 1:02d}:00 01:00:{n:02d}:00 "
+             f"01:00:{n + 1:02d}:00\n* FROM CLIP NAME: {name}\n" for n, name in enumerate(names, 1)]
+    cut = read_cutlist(write(tmp_path / "cut.edl", "".join(lines)))
+    assert [shot.name for shot in cut.shots] == [
+        "sh010", "sh010_2", "sh010_2_2", "SH010_3", "sh010_4", "sh010_3_2"]
+
+
 # --- media resolution ----------------------------------------------------------------------
 
 

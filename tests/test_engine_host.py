@@ -107,7 +107,7 @@ def test_void_on_cuda_asks_for_its_gpu_class_and_the_config_can_replace_it(tmp_p
     placed = place_stages(void_cuda, None)
     assert placed.declared["inpaint"] == {"num_gpus": 1, "resources": {"void_gpu": 1}}
     assert placed.hosts == ("inpaint",)
-    assert host_resources(placed.declared["inpaint"]) == {"num_gpus": 1,
+    assert host_resources(placed.declared["inpaint"]) == {"num_gpus": 1, "num_cpus": 0,
                                                           "resources": {"void_gpu": 1}}
     big_cards = place_stages(void_cuda, None, {"inpaint": {"a100_80g": 1}})
     assert big_cards.declared["inpaint"] == {"num_gpus": 1, "resources": {"a100_80g": 1}}
@@ -147,3 +147,61 @@ def test_two_engines_in_one_host_ask_for_the_larger_of_each_amount():
                     {"num_gpus": 1, "num_cpus": 2}) == {"num_gpus": 1, "num_cpus": 2,
                                                         "resources": {"void_gpu": 1}}
     assert together({"num_cpus": 1}, {"num_cpus": 1}) == {"num_cpus": 1}
+
+
+def _sam2_and_void_on_cuda(tmp_path) -> stages.RunSettings:
+    from void_core.inpaint.void.tiny import make_tiny_model_dir
+
+    checkpoint = tmp_path / "sam2.pt"
+    checkpoint.write_bytes(b"never loaded: hosts build engines, shots load them")
+    return settings(tmp_path, masker="sam2", masker_settings={
+        "config": "configs/sam2.1/sam2.1_hiera_t.yaml", "checkpoint": str(checkpoint),
+        "device": "cuda"}, engine="void", engine_settings={
+        "model_dir": str(make_tiny_model_dir(tmp_path / "void")), "device": "cuda"})
+
+
+def test_gpu_hosts_share_one_host_when_the_cluster_has_fewer_gpus(tmp_path):
+    from tasks.engine_host import place_stages
+
+    run = _sam2_and_void_on_cuda(tmp_path)
+    apart = place_stages(run, None, cluster_gpus=2)
+    assert apart.hosts == ("masking", "inpaint") and apart.also == {}
+    shared = place_stages(run, None, cluster_gpus=1)
+    assert shared.hosts == ("inpaint",)
+    assert shared.also == {"inpaint": ("masking",)}
+    assert shared.gpus_held() == {"inpaint": 1}  # one GPU held, not two
+    assert shared.declared["inpaint"] == {"num_gpus": 1, "resources": {"void_gpu": 1}}
+    assert shared.forwarded == {"masking", "analysis", "inpaint"}
+    assert shared.task_resources == apart.task_resources
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray-prefect")
+def test_sam2_and_void_hosts_on_a_one_gpu_node_both_serve(tmp_path):
+    """Before, the second GPU host waited forever for the GPU the first held for the whole
+    run. Now one host holds the GPU and both engines; the masking and analysis stages find it."""
+    import ray
+
+    from tasks.engine_host import place_stages, serving_host, start_host
+
+    run = _sam2_and_void_on_cuda(tmp_path)
+    ray.init(address="local", num_cpus=2, num_gpus=1, resources={"void_gpu": 1},
+             include_dashboard=False, log_to_driver=False)
+    try:
+        placement = place_stages(run, None, cluster_gpus=ray.cluster_resources()["GPU"])
+        hosts = {stage: start_host(run, stage, placement.declared[stage],
+                                   placement.also.get(stage, ())) for stage in placement.hosts}
+        for stage in ("masking", "analysis", "inpaint"):
+            ready, _ = ray.wait([serving_host(run, stage).stats.remote()], timeout=60)
+            assert ready, f"the host of the {stage} stage was never scheduled"
+        report = ray.get(hosts["inpaint"].stats.remote())
+        assert report["engine"] == "void" and report["also"]["masking"]["engine"] == "sam2"
+
+        @ray.remote
+        def stage_task():
+            return "ran"
+
+        # the shared host leaves the node's CPUs to the stage tasks
+        assert ray.get(stage_task.options(num_cpus=2).remote(), timeout=60) == "ran"
+    finally:
+        ray.shutdown()

@@ -8,8 +8,11 @@ not root, and fail instead in CI (VOID_FARM_REQUIRE_ALL=1), so CI keeps running 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +21,8 @@ import time
 import uuid
 from pathlib import Path
 
+import cv2
+import numpy as np
 import opentimelineio as otio
 import pytest
 from typer.testing import CliRunner
@@ -118,6 +123,65 @@ def test_hostile_names_in_a_cut_list_never_leave_out(scene, tmp_path):
     assert naming.summary_file(out, cut.path) == out / "reel1.summary.json"
 
 
+def _hostile_media_edl(folder: Path, outside: Path) -> Path:
+    """Four events pointing out of `folder`: an absolute system file, a path climbing out, a
+    link beside the cut list leading out, and a clip found by name as a link out of the root."""
+    events = [("/etc/passwd", "passwd"), (f"../{outside.parent.name}/{outside.name}", "sh020"),
+              ("linked.mov", "sh030"), ("", "sh040")]
+    lines = []
+    for number, (given, clip) in enumerate(events, 1):
+        lines.append(f"{number:03d}  R{number}  V  C  01:00:0{number}:00 01:00:0{number + 1}:00 "
+                     f"01:00:0{number}:00 01:00:0{number + 1}:00")
+        lines += [f"* FROM CLIP NAME: {clip}"] + ([f"* FROM CLIP: {given}"] if given else [])
+    folder.mkdir()
+    (folder / "linked.mov").symlink_to(outside)
+    edl = folder / "cut.edl"
+    edl.write_text("\n".join(lines) + "\n")
+    return edl
+
+
+def test_media_outside_the_media_root_is_never_read(tmp_path):
+    """(1, media path) With --media-root, media comes only from inside the media root or the
+    cut list's folder, links followed: an absolute path, a path climbing out, a link out of
+    either folder are not read; the shot names the path in one warning line and its media is
+    missing, or relinked by file name under the root. Without a media root the cut list's own
+    paths are trusted as given."""
+    from void_core.cutlist import read_cutlist
+
+    outside = tmp_path / "other_show" / "secret.mov"
+    outside.parent.mkdir()
+    outside.write_bytes(b"another show's plate")
+    root = tmp_path / "plates"
+    root.mkdir()
+    (root / "sh040.mov").symlink_to(outside)
+    edl = _hostile_media_edl(tmp_path / "cuts", outside)
+    cut = read_cutlist(edl, media_root=root)
+    assert cut.problems == [] and len(cut.shots) == 4
+    for shot in cut.shots:
+        assert not shot.media_resolved and shot.media_path is None, shot
+    given = ["/etc/passwd", "../other_show/secret.mov", "linked.mov"]
+    for shot, path in zip(cut.shots, given):
+        assert shot.warnings == (f"media {path} is outside the media root {root} and the cut "
+                                 "list's folder: not read",), shot.warnings
+        assert shot.media_hint.startswith(f"{path} is outside the media root {root}")
+    assert "sh040" in cut.shots[3].media_hint  # the link under the root was not taken either
+
+    result = runner.invoke(app, ["cutlist", "show", str(edl), "--media-root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert (f"warning: event 1 (passwd): media /etc/passwd is outside the media root {root} and "
+            "the cut list's folder: not read") in result.stderr
+    assert "4 shot(s), 4 with missing media" in result.stderr
+
+    (root / "secret.mov").write_bytes(b"the plate, relinked")  # the relink case still works
+    relinked = read_cutlist(edl, media_root=root).shots[1]
+    assert relinked.media_path == root / "secret.mov"
+    assert relinked.warnings[0].startswith("media ../other_show/secret.mov is outside")
+
+    trusted = read_cutlist(edl).shots  # no media root: the cut list's paths are read as given
+    assert [shot.media_path for shot in trusted[:3]] == [
+        Path("/etc/passwd"), edl.parent / "../other_show/secret.mov", edl.parent / "linked.mov"]
+
+
 def test_cut_lists_whose_timelines_share_a_name_get_their_own_outputs(scene, tmp_path):
     """(1) Output names come from the cut-list file's stem, never from the title inside."""
     from void_core.cutlist import read_cutlist
@@ -163,6 +227,108 @@ def test_cut_list_frame_numbers_out_of_range_fail_in_preflight(scene, tmp_path, 
     with pytest.raises(CutListError, match="frame"):
         preflight(path, out, EngineChoice())
     assert not out.exists()
+
+
+def assert_valid_exr(path: Path) -> None:
+    """Opened by an independent reader (Debian's exrheader) when installed, else ours."""
+    if shutil.which("exrheader") is not None:
+        done = subprocess.run(["exrheader", str(path)], capture_output=True, text=True)
+        assert done.returncode == 0 and "dataWindow" in done.stdout, (path, done.stderr)
+    from void_core.media.exr import read_exr_frame
+
+    frame = read_exr_frame(path)
+    assert np.isfinite(frame.rgb).all() and frame.rgb.ndim == 3 and frame.masks, path
+
+
+@pytest.mark.parametrize("masked_by", ["quadmask", "click"])
+def test_a_one_frame_plate_runs_through_shot_to_a_valid_exr(tmp_path, masked_by):
+    """(limits) A plate of one frame, with its quadmask or from a click (masking, analysis and
+    flow refinement all see a single frame)."""
+    from conftest import moving_disc_shot
+
+    shot = moving_disc_shot(tmp_path / "one", frames=1)
+    clicks = []
+    if masked_by == "click":
+        (shot / "quadmask_0.mp4").unlink()
+        clicks = ["--point", "10,32"]
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["shot", str(shot), "--out", str(out), "--json", *clicks])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["frames"] == 1
+    written = sorted((out / "one").iterdir())
+    assert [file.name for file in written] == ["one.1001.exr"]
+    assert_valid_exr(written[0])
+
+
+def _long_png_sequence(shot: Path, frames: int) -> Path:
+    """A VOID-layout folder whose plate (input/) and quadmask (quadmask/) are `frames` PNGs:
+    links to one 32x32 picture and one mask with a hole, so 10,000 frames cost milliseconds."""
+    rng = np.random.default_rng(0)
+    picture, mask = shot / "picture.png", shot / "mask.png"
+    (shot / "input").mkdir(parents=True)
+    (shot / "quadmask").mkdir()
+    cv2.imwrite(str(picture), rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    hole = np.full((32, 32), 255, np.uint8)
+    hole[12:18, 12:18] = 0
+    cv2.imwrite(str(mask), hole)
+    for number in range(1001, 1001 + frames):
+        (shot / "input" / f"long.{number:05d}.png").symlink_to(picture)
+        (shot / "quadmask" / f"mask.{number:05d}.png").symlink_to(mask)
+    return shot
+
+
+class _EngineStarted(Exception):
+    """Raised when the engine takes its first frame: the test has seen what it needs."""
+
+
+def test_a_10000_frame_plate_is_planned_and_streamed_without_decoding_every_frame(
+        tmp_path, monkeypatch):
+    """(limits) A plate of 10,000 frames: probing, planning and the checks before a shot runs
+    decode its first frame only, and the engine gets its first frame while the rest are still
+    unread (frames are decoded a few ahead of the engine, never all at once)."""
+    from void_core.media import masks, plate
+    from void_core.pipeline import check_plan, folder_plan, render, resolve_shot_folder, run_shot
+    from void_core.preflight import choose_engines
+    from flows.cli import _shot_settings
+
+    decoded = {"plate": 0, "mask": 0}
+
+    def counting(kind, read):
+        def read_and_count(path):
+            decoded[kind] += 1
+            return read(path)
+        return read_and_count
+
+    monkeypatch.setattr(plate, "read_png_codes", counting("plate", plate.read_png_codes))
+    monkeypatch.setattr(masks, "read_png_grey", counting("mask", masks.read_png_grey))
+    shot = _long_png_sequence(tmp_path / "long", 10_000)
+    plan = folder_plan(resolve_shot_folder(shot), "long")
+    chosen = choose_engines(None, "classical", "classical", "heuristic")
+    settings = _shot_settings(tmp_path / "out", f"sqlite:///{tmp_path / 'lineage.db'}", True,
+                              None, "zip", chosen)
+    check_plan(settings, plan)
+    assert (plan.frame_count, plan.first_frame) == (10_000, 1001)
+    assert decoded["plate"] <= 2 and decoded["mask"] <= 1, decoded
+
+    seen_at_first_frame = {}
+    shot_frames = render._shot_frames
+
+    def watched(*args, **kwargs):
+        frames = shot_frames(*args, **kwargs)
+
+        def stream(*range_args):
+            in_order = frames.stream(*range_args)
+            next(in_order)
+            seen_at_first_frame.update(decoded)
+            in_order.close()  # stops the read-ahead thread
+            raise _EngineStarted
+
+        return dataclasses.replace(frames, stream=stream)
+
+    monkeypatch.setattr(render, "_shot_frames", watched)
+    with pytest.raises(_EngineStarted):
+        run_shot(settings, plan)
+    assert seen_at_first_frame["plate"] <= 2 + 8, seen_at_first_frame  # the read-ahead is 4
 
 
 # --- (5) file-system errors ----------------------------------------------------------------
@@ -352,6 +518,49 @@ def test_an_interrupted_runs_open_stages_are_closed(lineage_url):
         store.finish_run(run_id, RunStatus.CANCELLED)
         [trace] = store.trace("sh010")
     assert trace.stages[0].status == StageStatus.FAILED
+
+
+# --- (9) orphans ---------------------------------------------------------------------------
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_orphan_reaper_kills_what_a_killed_driver_leaves_and_nothing_else():
+    """(9) After a SIGKILLed run, Ray's dashboard and runtime-env agents lived on for 60 s
+    (they wait out a GCS timeout first). The reaper started beside a local Ray kills the
+    driver's remembered descendants once the driver is gone; other processes are left alone."""
+    from flows import orphan_reaper
+
+    spawn = ("import subprocess, time; child = subprocess.Popen(['sleep', '300'], "
+             "start_new_session=True); print(child.pid, flush=True); time.sleep(300)")
+    driver = subprocess.Popen([sys.executable, "-c", spawn], stdout=subprocess.PIPE, text=True)
+    bystander = subprocess.Popen(["sleep", "300"])
+    left_behind = None
+    try:
+        left_behind = int(driver.stdout.readline())
+        reaper = subprocess.Popen([sys.executable, "-I", "-S", orphan_reaper.__file__,
+                                   str(driver.pid)])
+        time.sleep(2 * orphan_reaper.POLL_SECONDS)  # it has seen the driver's tree
+        assert _running(left_behind) and reaper.poll() is None
+        driver.kill()
+        driver.wait()
+        assert reaper.wait(timeout=10 * orphan_reaper.POLL_SECONDS) == 0
+        deadline = time.monotonic() + 5
+        while _running(left_behind) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(left_behind), "the driver's child outlived it"
+        assert bystander.poll() is None, "the reaper killed a process that was not the driver's"
+    finally:
+        bystander.kill()
+        driver.kill()
+        if left_behind is not None:
+            with contextlib.suppress(OSError):
+                os.kill(left_behind, signal.SIGKILL)
 
 
 # --- (7) outputs verified before reuse; lineage says when a file changed -------------------

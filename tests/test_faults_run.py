@@ -164,15 +164,21 @@ def test_a_signal_to_the_process_group_stops_the_run_in_seconds_and_a_rerun_fini
 
 
 def test_a_killed_run_leaves_no_server_and_is_marked_abandoned_by_the_rerun(job):
-    """(9) SIGKILL of `void-farm run` left its Prefect server running; (8) its rows stayed
-    "running" forever, even after a successful rerun."""
+    """(9) SIGKILL of `void-farm run` left its Prefect server running, and Ray's dashboard and
+    runtime-env agents for a minute; (8) its rows stayed "running" forever, even after a
+    successful rerun."""
     cutlist, out, home = job
     run = Run(cutlist, out, home)
     run.wait_for("lineage run")
-    time.sleep(2)
+    started: dict[int, str] = {}
+    for _ in range(20):
+        started.update(process_tree(run.process.pid))
+        time.sleep(0.1)
+    assert any(line.startswith("ray::DashboardAgent") for line in started.values()), started
     os.kill(run.process.pid, signal.SIGKILL)
     run.finish(timeout=30)
     assert_no_server_left(home)
+    assert_no_orphans(started, within=10)
     assert rows(out, "SELECT status FROM run") == [("running",)]
 
     rerun = Run(cutlist, out, home)
@@ -183,6 +189,92 @@ def test_a_killed_run_leaves_no_server_and_is_marked_abandoned_by_the_rerun(job)
     assert_nothing_running(out)
     assert_every_exr_valid(out)
     assert_only_out_written(cutlist.parent)
+
+
+def process_tree(root: int) -> dict[int, str]:
+    """The living (not zombie) descendants of `root`: PID -> command line (Ray workers show
+    their task there, e.g. "ray::inpaint")."""
+    parents, lines = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        state, parent = stat.rsplit(")", 1)[1].split()[:2]
+        if state != "Z":
+            parents[int(entry.name)], lines[int(entry.name)] = int(parent), command.strip()
+    tree, grew = {root}, True
+    while grew:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return {pid: lines[pid] for pid in tree - {root}}
+
+
+def still_alive(pids) -> dict[int, str]:
+    """Those of `pids` still running (zombies waiting for a reaper do not count)."""
+    alive = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] != "Z":
+            alive[pid] = command.decode(errors="replace")[:120]
+    return alive
+
+
+def assert_no_orphans(pids, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while still_alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert still_alive(pids) == {}, "processes of the run outlived it"
+
+
+def test_a_killed_ray_worker_mid_stage_and_a_rerun_leave_every_frame_whole(job):
+    """(kills) SIGKILL of the Ray worker running a shot's inpaint stage: Ray runs the task
+    again on a fresh worker (its retries for a dead worker), so the run still finishes, each
+    stage succeeded once, no row is left "running", no temporary is left behind, and every
+    process the run started goes with it; the rerun then finds the work done. Every EXR is
+    whole (exrheader) and nothing is written outside OUT."""
+    cutlist, out, home = job
+    run = Run(cutlist, out, home)
+    started: dict[int, str] = {}
+    victim, deadline = None, time.monotonic() + 300
+    while victim is None:
+        assert run.process.poll() is None, f"run ended before an inpaint began:\n{run.output}"
+        assert time.monotonic() < deadline, f"no inpaint worker within 300 s:\n{run.output}"
+        started.update(process_tree(run.process.pid))
+        victim = next((pid for pid, line in started.items()
+                       if line.startswith("ray::inpaint") and still_alive([pid])), None)
+        time.sleep(0.05)
+    os.kill(victim, signal.SIGKILL)
+    while run.process.poll() is None:
+        started.update(process_tree(run.process.pid))
+        time.sleep(0.2)
+    assert run.finish() == 0, run.output
+    assert "Traceback" not in run.output, run.output
+    for shot in ("sh010", "sh020"):
+        done = rows(out, "SELECT stage, stage_run.status FROM stage_run JOIN shot ON shot.id = "
+                         f"stage_run.shot_id WHERE shot.name = '{shot}' ORDER BY stage")
+        assert done == [("analysis", "succeeded"), ("inpaint", "succeeded"),
+                        ("masking", "succeeded"), ("qc", "succeeded")], (shot, done)
+    assert_every_exr_valid(out)
+    assert_nothing_running(out)
+    assert_no_server_left(home)
+    assert_no_orphans(started)
+
+    rerun = Run(cutlist, out, home)
+    assert rerun.finish() == 0, rerun.output
+    assert rows(out, "SELECT status FROM run ORDER BY started")[-1] == ("succeeded",)
+    assert_every_exr_valid(out)
+    assert_nothing_running(out)
+    assert_only_out_written(cutlist.parent)
+    assert_no_server_left(home)
 
 
 def test_two_runs_into_one_out_do_each_stage_once(job):

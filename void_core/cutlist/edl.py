@@ -515,11 +515,12 @@ def _flag_timecode_mismatches(events: list[EdlEvent], rate: Fraction) -> None:
 def _flag_moved_records(timeline: otio.schema.Timeline, events_by_clip: dict[int, EdlEvent],
                         rate: Fraction, drop_frame: bool) -> None:
     for track in timeline.tracks:
+        in_track = track.range_of_all_children()  # one pass: per clip it is quadratic
         for clip in track.find_clips(shallow_search=True):
             event = events_by_clip.get(id(clip))
             if event is None:
                 continue
-            placed = clip.transformed_time_range(clip.trimmed_range(), timeline.tracks).start_time
+            placed = track.transformed_time(in_track[clip].start_time, timeline.tracks)
             written = _time(event.record_in, rate)
             if round(placed.value_rescaled_to(written)) != round(written.value):
                 event.warnings.append(

@@ -7,6 +7,12 @@ same file names under the media root; then the clip name and the reel name as a 
 are matched case-insensitively (editors' reel names are often upper-cased); an exact-case
 match wins, then the shallowest path. Without a media root only the cut list's own folder is
 searched for names, never recursively.
+
+With a media root, media is read only from inside the media root or the cut list's own folder,
+judged on the real path (symlinks followed): a path the cut list gives that leads elsewhere
+(`/etc/shadow`, `../../other_show/plate.mov`, a link out of either folder) is not read; the
+shot gets a warning naming it, and the search goes on by file name under the media root.
+Without a media root the cut list is trusted as it is: its absolute and relative paths are read.
 """
 
 from __future__ import annotations
@@ -51,23 +57,39 @@ class MediaResolver:
         self.media_root = media_root
         self.bundle_members = bundle_members  # relative paths stored inside an .otioz
         self._index: dict[str, list[Path]] | None = None
+        # Long cut lists name the same few plates thousands of times: look each name up once.
+        self._looked_up: dict[str, tuple[Path | None, tuple[str, ...]]] = {}
 
     def resolve(self, reference: otio.core.MediaReference | None, extra_paths: list[str],
                 names: list[str]) -> MediaMatch:
         wanted = [w for w in [_from_reference(reference), *map(_from_path, extra_paths)] if w]
+        refused: list[str] = []
         for item in wanted:
             found = self._as_given(item)
-            if found is not None:
+            if found is not None and not self._inside(found):
+                refused.append(item.given)
+            elif found is not None:
                 return MediaMatch(found, True, f"found at {item.given}")
+        outside = tuple(f"media {given} is outside the media root {self.media_root} and the "
+                        "cut list's folder: not read" for given in refused)
         for item in wanted:
             found, warnings = self._by_name(item.basename, item.pattern)
             if found is not None:
-                return MediaMatch(found, True, f"found by file name {item.basename}", warnings)
+                return MediaMatch(found, True, f"found by file name {item.basename}",
+                                  outside + warnings)
         for name in _usable_names(names):
             found, warnings = self._by_clip_name(name)
             if found is not None:
-                return MediaMatch(found, True, f"found by name {name}", warnings)
-        return MediaMatch(None, False, self._hint(wanted, _usable_names(names)))
+                return MediaMatch(found, True, f"found by name {name}", outside + warnings)
+        return MediaMatch(None, False, self._hint(wanted, _usable_names(names), refused), outside)
+
+    def _inside(self, path: Path) -> bool:
+        """True without a media root; else whether `path`, links followed, lies under the media
+        root or the cut list's folder."""
+        if self.media_root is None:
+            return True
+        real = Path(os.path.realpath(path))
+        return real.is_relative_to(self.media_root) or real.is_relative_to(self.base_dir)
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -100,12 +122,17 @@ class MediaResolver:
 
     def _lookup(self, relative_name: str) -> tuple[Path | None, tuple[str, ...]]:
         """`name` or `folder/name` in the cut list's folder, then anywhere under the media root."""
+        if relative_name not in self._looked_up:
+            self._looked_up[relative_name] = self._uncached_lookup(relative_name)
+        return self._looked_up[relative_name]
+
+    def _uncached_lookup(self, relative_name: str) -> tuple[Path | None, tuple[str, ...]]:
         local = self.base_dir / relative_name
-        if local.is_file():
+        if local.is_file() and self._inside(local):
             return local, ()
         if self.media_root is None:
             return None, ()
-        matches = self._matches(relative_name)
+        matches = [path for path in self._matches(relative_name) if self._inside(path)]
         if not matches:
             return None, ()
         chosen = matches[0]
@@ -132,9 +159,13 @@ class MediaResolver:
 
     # --- messages ------------------------------------------------------------------------
 
-    def _hint(self, wanted: list[_Wanted], names: list[str]) -> str:
+    def _hint(self, wanted: list[_Wanted], names: list[str], refused: list[str]) -> str:
         """E.g. "/show/sh020.mov, then sh020 or ABC0020 as .mov/.mp4/.mxf/.mkv or
         <name>/input_video.mp4, under /media"."""
+        if refused:
+            return (f"{', '.join(refused)} is outside the media root {self.media_root} and the "
+                    "cut list's folder, and nothing of its name or the clip's is under the media "
+                    "root (copy the plate under the media root)")
         parts = [", ".join(item.given for item in wanted)] if wanted else []
         if names:
             parts.append(f"{' or '.join(names)} as {'/'.join(VIDEO_SUFFIXES[:4])} or "
