@@ -14,8 +14,6 @@ only its few small rows.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,6 +24,7 @@ import numpy as np
 import OpenEXR
 
 from void_core import quadmask
+from void_core.atomic import write_atomically
 from void_core.errors import MaskError, MediaError
 from void_core.media.colour import Transfer
 from void_core.media.encode import VideoWriter
@@ -155,7 +154,7 @@ def _write_bounded_jpeg(path: Path, rgb: np.ndarray, max_bytes: int) -> Path:
             if not ok:
                 raise MediaError(path, "cannot encode the QC strip as JPEG")
             if encoded.size <= max_bytes:
-                return _write_atomically(path, encoded.tobytes())
+                return write_atomically(path, encoded.tobytes())
         if image.shape[1] < 3 * 64:
             raise ValueError(f"a QC strip cannot fit {max_bytes} bytes")
         image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2),
@@ -319,15 +318,6 @@ def _write_png(path: Path, rgb: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(rgb[:, :, ::-1]))
     if not ok:
         raise MediaError(path, "cannot encode the contact sheet as PNG")
-    return _write_atomically(path, encoded.tobytes())
+    return write_atomically(path, encoded.tobytes())
 
 
-def _write_atomically(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
-import os
 import queue
 import threading
 import time
@@ -26,6 +25,7 @@ import numpy as np
 
 import void_core
 from void_core import naming, quadmask
+from void_core.atomic import write_atomically
 from void_core.composite import Box, Feather, edit_box, paste
 from void_core.digests import file_digest
 from void_core.engines import Inpainter, entry, shared_engine
@@ -286,9 +286,7 @@ def finish_parts(request: ShotRequest, folder: Path, parts: list[ShotPart],
 
 def write_json(path: Path, data: dict) -> None:
     """Atomically (a part on another worker never reads half a file)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=1))
-    os.replace(temporary, path)
+    write_atomically(path, json.dumps(data, indent=1).encode())
 
 
 def first_output_frame(start_frame: int | None, plate_first: int | None) -> int:

@@ -37,7 +37,7 @@ saved).
 
 from __future__ import annotations
 
-import os
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 
 from void_core import quadmask
+from void_core.atomic import write_atomically
 from void_core.composite import Box
 from void_core.engines import WithoutModels
 from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames, ShotPart, even_parts
@@ -485,10 +486,9 @@ def _save_learned(path: Path, track: MotionTrack | None, grain: np.ndarray | Non
     if canvas is not None:
         arrays.update(origin=np.array([canvas.x0, canvas.y0]), background=canvas.background,
                       seen=canvas.seen)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as file:
-        np.savez(file, **arrays)
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomically(path, buffer.getvalue())
 
 
 def _load_learned(path: Path) -> tuple[MotionTrack | None, np.ndarray | None, _Canvas | None]:

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 
+from void_core.atomic import write_atomically
 from void_core.composite import Box
 from void_core.errors import InputError
 from void_core.inpaint.base import ShotPart
@@ -165,13 +164,3 @@ def load_overlap(work: Path, k: int, j: int, shape: tuple[int, ...]) -> np.ndarr
     return output
 
 
-def write_atomically(path: Path, data: bytes) -> Path:
-    """Readers see the whole file or none (parts on other nodes may read it at any time)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
