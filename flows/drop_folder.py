@@ -88,7 +88,7 @@ def cleanup_drop_folder(folder: str, out: str, media_root: str | None = None,
     done, failed = [], []
     for path, digest in pending_cutlists(Path(folder), out_root):
         logger.info("cleaning %s", path.name)
-        state = cleanup_cutlist(cutlist=str(path), out=out, media_root=media_root or str(path.parent),
+        state = cleanup_cutlist(cutlist=str(path), out=out, media_root=media_root,
                                 engine=engine, engine_settings=engine_settings, db=db,
                                 return_state=True, **(options or {}))
         summary = summary_from(state)
@@ -118,7 +118,7 @@ def cleanup_landed_cutlist(cutlist: str, out: str, media_root: str | None = None
 
     path = Path(cutlist)
     digest = content_digest(path)
-    state = cleanup_cutlist(cutlist=cutlist, out=out, media_root=media_root or str(path.parent),
+    state = cleanup_cutlist(cutlist=cutlist, out=out, media_root=media_root,
                             engine=engine, engine_settings=engine_settings, db=db,
                             return_state=True, **(options or {}))
     summary = summary_from(state)
