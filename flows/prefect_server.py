@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -61,16 +59,28 @@ def stop_embedded_server() -> None:
         log.close()
 
 
+# The server asks for SIGTERM when its parent dies, then becomes uvicorn (the request survives
+# exec). Done in a fresh interpreter, not in a preexec_fn: Python code between fork and exec in
+# a threaded parent can deadlock on a lock another thread held at the fork (it hung the suite).
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL(None, use_errno=True).prctl({_PR_SET_PDEATHSIG}, signal.SIGTERM, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)  # the parent died before the request took effect\n"
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
+)
+
+
 def _start() -> str:
     port = _free_port()
     log = tempfile.TemporaryFile()  # the server's stderr: read only when it fails to start
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+        [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()),
+         "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
         env={**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
              "PREFECT__SERVER_FINAL": "1"},
-        start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
-        stdout=subprocess.DEVNULL, stderr=log)
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}/api"
     try:
         _wait_until_healthy(process, url, log)
@@ -81,18 +91,6 @@ def _start() -> str:
     _started.update(url=url, process=process, log=log)
     atexit.register(stop_embedded_server)
     return url
-
-
-def _die_with_parent(parent: int):
-    # Loaded here, in the parent: dlopen in the forked child can deadlock on a loader lock
-    # another thread held at the fork (seen once in the test suite).
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def arrange() -> None:  # runs in the child between fork and exec
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the request took effect
-            os._exit(1)
-    return arrange
 
 
 def _free_port() -> int:
