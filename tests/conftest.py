@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from fractions import Fraction
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,3 +182,42 @@ def push_scene_with_black_mask(folder: Path, width: int, height: int,
              for q in QuadmaskReader(info.mask).frames()]
     write_mask_video(folder / "black.mp4", black, spec.fps)
     return PushScene(folder, info.video, folder / "black.mp4")
+
+
+# --- lineage databases ---------------------------------------------------------------------
+
+PG_URL = os.environ.get("VOID_FARM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    """An AUTOCOMMIT engine on the test PostgreSQL (skips, or fails in CI, when it is down)."""
+    import sqlalchemy as sa
+
+    from void_core.lineage import mask_url
+
+    engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3},
+                              isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except sa.exc.OperationalError as err:
+        engine.dispose()
+        skip_unless_required(f"PostgreSQL not reachable at {mask_url(PG_URL)}: {err.orig}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A lineage URL: SQLite in tmp_path, or a fresh schema of the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'lineage.db'}"
+        return
+    admin = request.getfixturevalue("pg_admin")
+    schema = f"void_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')

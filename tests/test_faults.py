@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import cv2
@@ -455,29 +454,6 @@ def test_temporaries_of_a_live_writer_survive_a_second_run(tmp_path):
 # --- (8) abandoned runs --------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def lineage_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'lineage.db'}"
-        return
-    admin = request.getfixturevalue("pg_admin")
-    schema = f"void_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    from test_lineage import PG_URL
-
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture(scope="session")
-def pg_admin():
-    from test_lineage import pg_admin as admin_fixture
-
-    yield from admin_fixture.__wrapped__()
-
-
 def _started_run(store, name: str) -> tuple[str, str, str]:
     run_id = store.start_run(name, kind="cutlist")
     shot_id = store.start_shot(run_id, "sh010")
@@ -485,11 +461,11 @@ def _started_run(store, name: str) -> tuple[str, str, str]:
     return run_id, shot_id, stage_id
 
 
-def test_runs_whose_process_is_gone_are_marked_abandoned(lineage_url):
+def test_runs_whose_process_is_gone_are_marked_abandoned(db_url):
     """(8) After a SIGKILL the run, shot and stage rows stayed "running" forever."""
     import sqlalchemy as sa
 
-    with open_store(lineage_url) as store:
+    with open_store(db_url) as store:
         killed = _started_run(store, "killed")
         silent = _started_run(store, "silent")
         alive = _started_run(store, "alive")
@@ -510,8 +486,8 @@ def test_runs_whose_process_is_gone_are_marked_abandoned(lineage_url):
     assert traces["alive"].run.status == RunStatus.RUNNING
 
 
-def test_an_interrupted_runs_open_stages_are_closed(lineage_url):
-    with open_store(lineage_url) as store:
+def test_an_interrupted_runs_open_stages_are_closed(db_url):
+    with open_store(db_url) as store:
         run_id, shot_id, _ = _started_run(store, "stopped")
         assert store.close_open_stages(run_id, "run stopped: KeyboardInterrupt") == 1
         store.finish_shot(shot_id, RunStatus.CANCELLED)

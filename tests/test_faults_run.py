@@ -301,7 +301,7 @@ def test_no_store_holds_the_database_password_or_the_gemini_key(job, request):
     """(2) The flow took the --db URL as a parameter and Prefect stores parameters in clear
     text. Searched after a run: the Prefect database, lineage, the logs, EXR headers, the
     summary, .void-work and Ray's session logs."""
-    from test_lineage import PG_URL
+    from conftest import PG_URL
 
     admin = request.getfixturevalue("pg_admin")
     cutlist, out, home = job
@@ -333,10 +333,3 @@ def test_no_store_holds_the_database_password_or_the_gemini_key(job, request):
             assert leaks == [], f"{secret[:3]}... found in {leaks}"
     assert sessions, "the run's Ray session logs were searched"
     assert_only_out_written(cutlist.parent)
-
-
-@pytest.fixture(scope="session")
-def pg_admin():
-    from test_lineage import pg_admin as admin_fixture
-
-    yield from admin_fixture.__wrapped__()

@@ -10,14 +10,12 @@ They skip, with the reason, only when that server cannot be reached.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import skip_unless_required
+from conftest import PG_URL
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -32,36 +30,9 @@ from void_core.lineage.models import Base
 from void_core.lineage.patterns import frame_path, guesses_for_file, sequence_exists
 from void_core.lineage.scrub import is_secret_key
 
-PG_URL = os.environ.get("VOID_FARM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 LINEAGE_TABLES = {"run", "shot", "stage_run", "artifact", "artifact_file", VERSION_TABLE}
 
 
-@pytest.fixture(scope="session")
-def pg_admin():
-    engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3},
-                              isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-    except sa.exc.OperationalError as err:
-        engine.dispose()
-        skip_unless_required(f"PostgreSQL not reachable at {mask_url(PG_URL)}: {err.orig}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'lineage.db'}"
-        return
-    admin = request.getfixturevalue("pg_admin")
-    schema = f"void_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture

@@ -23,9 +23,11 @@ also lists the sha256 of every weight file (`weight_checksums`, cached beside th
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from void_core.errors import InputError
 from void_core.inpaint.void.load import VOID_IN_CHANNELS
 from void_core.inpaint.void.text import MAX_SEQUENCE_LENGTH, PROMPT_EMBEDS_FILE
 # The file readers moved to model_files; their names stay importable from here.
@@ -305,3 +307,42 @@ def pass1_files(root: Path) -> list[Path]:
 def weight_checksums(root: str | Path) -> dict[str, str]:
     """relative path -> "sha256:..." for every pass-1 file (cached; see `model_files`)."""
     return file_checksums(root, pass1_files(Path(root).resolve()))
+
+
+# --- what the engine checks when it is built ------------------------------------------------
+
+MODEL_PARTS = ("transformer", "vae", "scheduler")
+
+
+def checked_model_folder(model_dir) -> Path:
+    """`model_dir` resolved, checked to be a VOID model folder (one line when it is not)."""
+    if model_dir is None:
+        raise InputError(None, "the void engine needs a model folder",
+                         "pass --model-dir DIR (`void-farm models make-tiny DIR` makes a test one)")
+    root = Path(model_dir).expanduser().resolve()
+    if not root.is_dir():
+        raise InputError(root, "model folder not found" if not root.exists() else "is not a folder")
+    missing = [part for part in MODEL_PARTS if not (root / part).is_dir()]
+    if missing:
+        raise InputError(root, f"not a VOID model folder (no {', '.join(missing)}/)",
+                         f"run `void-farm models check {root}`")
+    return root
+
+
+def model_defaults(root: Path) -> dict:
+    """The folder's VOID defaults (`read_model_defaults`), a problem as one InputError line."""
+    try:
+        return read_model_defaults(root)
+    except ModelDirProblem as problem:
+        raise InputError(None, str(problem)) from None
+
+
+def spatial_unit(root: Path) -> int:
+    """Height and width must divide by VAE compression x patch size (16 for VOID)."""
+    try:
+        vae = json.loads((root / "vae" / "config.json").read_text())
+        transformer = json.loads((root / "transformer" / "config.json").read_text())
+        return 2 ** (len(vae["block_out_channels"]) - 1) * int(transformer["patch_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(root, "unreadable vae/ or transformer/ config.json",
+                         f"run `void-farm models check {root}`") from None

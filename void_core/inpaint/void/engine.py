@@ -46,7 +46,6 @@ a per-chunk seed) and returns the refined frames, shape (1, 3, n, h, w) in [0, 1
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -62,7 +61,9 @@ from void_core import quadmask
 from void_core.composite import Box
 from void_core.errors import InputError
 from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames, ShotPart
-from void_core.inpaint.void.check import ModelDirProblem, read_model_defaults, weight_checksums
+from void_core.inpaint.void.check import (
+    checked_model_folder, model_defaults, spatial_unit, weight_checksums,
+)
 from void_core.inpaint.void.load import load_void_models
 from void_core.inpaint.void.offload import MEMORY_MODES, place
 from void_core.inpaint.void.parts import (
@@ -78,6 +79,8 @@ from void_core.inpaint.void.parts import (
 )
 from void_core.inpaint.void.pipeline import decode_latents, run_pass1
 from void_core.inpaint.void.planning import (
+    parse_rate,
+    rate_text,
     Chunk,
     ChunkPlan,
     chunk_weights,
@@ -96,7 +99,6 @@ VOID_STEPS = 30  # VOID's predict_v2v.py hard-codes 30
 VOID_SEED = 42
 DEFAULT_OVERLAP = 16
 DEFAULT_CONTEXT = 0.25
-_MODEL_PARTS = ("transformer", "vae", "scheduler")
 _DTYPES = ("bfloat16", "float32", "float16")
 
 
@@ -158,8 +160,8 @@ class VoidInpainter:
         plate_fps: Fraction | int | str | None = None,
         pass2: Callable[[Pass2Request], torch.Tensor] | None = None,
     ):
-        self.model_dir = _check_model_dir(model_dir)
-        defaults = _model_defaults(self.model_dir)
+        self.model_dir = checked_model_folder(model_dir)
+        defaults = model_defaults(self.model_dir)
         default_height, default_width = defaults.get("sample_size", VOID_SAMPLE_SIZE)
         self.height, self.width = height or default_height, width or default_width
         self.steps = steps or defaults.get("num_inference_steps", VOID_STEPS)
@@ -167,8 +169,8 @@ class VoidInpainter:
         self.dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
         self.memory_mode = memory_mode
         self.seed = int(seed)
-        self.model_fps = _rate(model_fps, "model_fps")
-        self.plate_fps = _rate(plate_fps, "plate_fps")
+        self.model_fps = parse_rate(model_fps, "model_fps")
+        self.plate_fps = parse_rate(plate_fps, "plate_fps")
         self.max_chunk_frames = max_chunk_frames
         self.chunk_overlap_frames = chunk_overlap_frames
         self.window_frames = window_frames
@@ -190,7 +192,7 @@ class VoidInpainter:
             "model_dir": str(self.model_dir), "checksums": self.model_checksums(),
             "height": self.height, "width": self.width, "steps": self.steps, "seed": self.seed,
             "device": self.device, "dtype": self.dtype, "memory_mode": self.memory_mode,
-            "model_fps": _rate_text(self.model_fps), "plate_fps": _rate_text(self.plate_fps),
+            "model_fps": rate_text(self.model_fps), "plate_fps": rate_text(self.plate_fps),
             "max_chunk_frames": self.max_chunk_frames,
             "chunk_overlap_frames": self.chunk_overlap_frames,
             "window_frames": self.window_frames, "context": self.context, "prompt": self.prompt,
@@ -288,7 +290,7 @@ class VoidInpainter:
     def _plan_settings(self) -> dict:
         """What a plan follows from: parts must run with the settings that planned them."""
         return {"version": self.version, "height": self.height, "width": self.width,
-                "model_fps": _rate_text(self.model_fps), "plate_fps": _rate_text(self.plate_fps),
+                "model_fps": rate_text(self.model_fps), "plate_fps": rate_text(self.plate_fps),
                 "max_chunk_frames": self.max_chunk_frames,
                 "chunk_overlap_frames": self.chunk_overlap_frames, "context": self.context}
 
@@ -342,7 +344,7 @@ class VoidInpainter:
         return ChunkPlan(crop, frames, chunks)
 
     def _plate_fps(self, shot: ShotFrames) -> Fraction | None:
-        return _rate(shot.rate, "rate") if shot.rate is not None else self.plate_fps
+        return parse_rate(shot.rate, "rate") if shot.rate is not None else self.plate_fps
 
     def _shot_prompt(self, shot: ShotFrames) -> str:
         prompt = shot.prompt or self.prompt
@@ -358,7 +360,7 @@ class VoidInpainter:
         elif self.model_fps is None or rate == self.model_fps:
             timing = "frames as they are"
         else:
-            timing = f"{_rate_text(rate)} -> {_rate_text(self.model_fps)} fps"
+            timing = f"{rate_text(rate)} -> {rate_text(self.model_fps)} fps"
         self.stats.notes.append(
             f"void: crop {crop.x1 - crop.x0}x{crop.y1 - crop.y0} at ({crop.x0}, {crop.y0}) -> "
             f"{self.width}x{self.height}, {plan.frames.model_frames} model frames "
@@ -526,7 +528,7 @@ class VoidInpainter:
         if self.memory_mode not in MEMORY_MODES:
             raise InputError(None, f"unknown memory_mode {self.memory_mode!r}",
                              f"choose one of {', '.join(MEMORY_MODES)}")
-        unit = _spatial_unit(self.model_dir)
+        unit = spatial_unit(self.model_dir)
         if self.height % unit or self.width % unit or self.height <= 0 or self.width <= 0:
             void_size = f"{VOID_SAMPLE_SIZE[1]}x{VOID_SAMPLE_SIZE[0]}"
             raise InputError(None, f"model size {self.width}x{self.height} is not a multiple "
@@ -546,63 +548,11 @@ class VoidInpainter:
 
 # --- helpers -------------------------------------------------------------------------------
 
-
-def _check_model_dir(model_dir) -> Path:
-    if model_dir is None:
-        raise InputError(None, "the void engine needs a model folder",
-                         "pass --model-dir DIR (`void-farm models make-tiny DIR` makes a test one)")
-    root = Path(model_dir).expanduser().resolve()
-    if not root.is_dir():
-        raise InputError(root, "model folder not found" if not root.exists() else "is not a folder")
-    missing = [part for part in _MODEL_PARTS if not (root / part).is_dir()]
-    if missing:
-        raise InputError(root, f"not a VOID model folder (no {', '.join(missing)}/)",
-                         f"run `void-farm models check {root}`")
-    return root
-
-
-def _model_defaults(root: Path) -> dict:
-    try:
-        return read_model_defaults(root)
-    except ModelDirProblem as problem:
-        raise InputError(None, str(problem)) from None
-
-
-def _spatial_unit(root: Path) -> int:
-    """Height and width must divide by VAE compression x patch size (16 for VOID)."""
-    try:
-        vae = json.loads((root / "vae" / "config.json").read_text())
-        transformer = json.loads((root / "transformer" / "config.json").read_text())
-        return 2 ** (len(vae["block_out_channels"]) - 1) * int(transformer["patch_size"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(root, "unreadable vae/ or transformer/ config.json",
-                         f"run `void-farm models check {root}`") from None
-
-
 GPU_CLASS = "void_gpu"  # the Ray custom resource infra/ray/ray-node.sh declares on big GPUs
 
 
 def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _rate(value, what: str) -> Fraction | None:
-    if value is None:
-        return None
-    try:
-        rate = Fraction(value) if isinstance(value, (int, Fraction)) else Fraction(str(value))
-    except (ValueError, ZeroDivisionError):
-        raise InputError(None, f"{what} {value!r} is not a frame rate",
-                         "e.g. 12, 24000/1001") from None
-    if rate <= 0:
-        raise InputError(None, f"{what} {value!r} must be positive")
-    return rate
-
-
-def _rate_text(rate: Fraction | None) -> str | None:
-    if rate is None:
-        return None
-    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
 
 
 def _hook_record(hook) -> dict | None:

@@ -28,6 +28,7 @@ from fractions import Fraction
 import numpy as np
 
 from void_core.composite import Box
+from void_core.errors import InputError
 
 
 # --- crop ------------------------------------------------------------------------------------
@@ -184,3 +185,23 @@ def chunk_weights(chunks: list[Chunk]) -> list[np.ndarray]:
         weights[index][current.length - overlap:] *= 1.0 - rising
         weights[index + 1][:overlap] *= rising
     return weights
+
+
+def parse_rate(value, what: str) -> Fraction | None:
+    """A frame rate given as 12, "24000/1001" or a Fraction; None stays None."""
+    if value is None:
+        return None
+    try:
+        rate = Fraction(value) if isinstance(value, (int, Fraction)) else Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        raise InputError(None, f"{what} {value!r} is not a frame rate",
+                         "e.g. 12, 24000/1001") from None
+    if rate <= 0:
+        raise InputError(None, f"{what} {value!r} must be positive")
+    return rate
+
+
+def rate_text(rate: Fraction | None) -> str | None:
+    if rate is None:
+        return None
+    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
