@@ -145,6 +145,11 @@ def shot(
         help="Refinement (flow, none; void-pass2 with --engine void).")] = "flow",
     config: Annotated[Path | None, typer.Option(
         help="Engine settings file, TOML (default: $VOID_FARM_CONFIG).", show_default=False)] = None,
+    chunk_frames: Annotated[int | None, typer.Option(
+        min=0, help="Inpaint a shot longer than N frames in parts, one after another, each "
+                    "kept as it finishes: a rerun after a crash redoes only the missing parts "
+                    "(default: config [inpaint] chunk_frames, else the engine's: classical "
+                    "120, void 197; 0: never).", show_default=False)] = None,
 ) -> None:
     """Remove the masked object from one shot and write EXR plates at plate resolution.
 
@@ -167,7 +172,8 @@ def shot(
             # nothing reused.
             db = f"sqlite:///{Path(scratch) / naming.LINEAGE_DB}" if no_lineage else db
             settings = _shot_settings(out, db, force or no_lineage, transfer,
-                                      _check_compression(compression), chosen)
+                                      _check_compression(compression), chosen,
+                                      _chunk_frames(config, chunk_frames))
             check_plan(settings, plan)  # bad input fails here, before anything is created
             prepare_output_folder(out)
             if plan.quadmask is None:
@@ -182,13 +188,20 @@ SHOT_STAGES = (Stage.INGEST, Stage.MASKING, Stage.ANALYSIS, Stage.INPAINT)  # no
 
 
 def _shot_settings(out: Path, db: str | None, force: bool, transfer, compression: str,
-                   chosen):
+                   chosen, chunk_frames: int | None = None):
     """A one-shot run's settings."""
     from void_core.pipeline import RunSettings
 
     return RunSettings(run_id="", cutlist="", out_root=out, db_url=db, compression=compression,
                        force=force, transfer=transfer, kind=RunKind.SHOT, stages=SHOT_STAGES,
-                       **chosen.as_parameters())
+                       chunk_frames=chunk_frames, **chosen.as_parameters())
+
+
+def _chunk_frames(config: Path | None, given: int | None) -> int | None:
+    """--chunk-frames, else the config's [inpaint] chunk_frames (None: the engine's default)."""
+    from void_core.config import load_engine_config
+
+    return given if given is not None else load_engine_config(config).farm.chunk_frames
 
 
 def _run_one_shot(settings, plan):

@@ -174,3 +174,39 @@ def test_an_unknown_engine_section_names_the_closest_engine(disc_shot, tmp_path)
     result, _ = _shot_with_config(disc_shot, tmp_path, "[masking.sam]\ncheckpoint = 'x.pt'\n")
     assert result.exit_code == 1
     assert "did you mean [masking.sam2]?" in result.stderr
+
+
+def _inpaint_parts(out: Path) -> list[str]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT part FROM stage_run WHERE stage = 'inpaint' AND part IS NOT NULL")).all()
+    engine.dispose()
+    return sorted(row[0] for row in rows)
+
+
+def test_chunk_frames_inpaints_a_shot_in_parts_and_the_config_gives_the_default(disc_shot,
+                                                                                  tmp_path):
+    split = tmp_path / "split"
+    result = runner.invoke(app, ["shot", str(disc_shot), "--out", str(split),
+                                 "--chunk-frames", "4"])
+    assert result.exit_code == 0, result.output
+    assert len(list((split / "sh010").glob("sh010.*.exr"))) == 10
+    parts = _inpaint_parts(split)
+    assert "prepare" in parts and len([p for p in parts if p != "prepare"]) >= 3, parts
+
+    config = tmp_path / "void-farm.toml"
+    config.write_text("[inpaint]\nchunk_frames = 5\n")
+    from_config = tmp_path / "from_config"
+    result = runner.invoke(app, ["shot", str(disc_shot), "--out", str(from_config),
+                                 "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert len([p for p in _inpaint_parts(from_config) if p != "prepare"]) >= 2
+
+    whole = tmp_path / "whole"
+    result = runner.invoke(app, ["shot", str(disc_shot), "--out", str(whole), "--config",
+                                 str(config), "--chunk-frames", "0"])
+    assert result.exit_code == 0, result.output
+    assert _inpaint_parts(whole) == []
