@@ -11,7 +11,9 @@ plain loop `run_shot`) pass states between stages, never frames.
 Refinement and the EXR write happen inside the inpaint stage: the frames stream from decode
 through fill and refinement to the writer, so splitting them would mean writing every frame
 twice. A long shot of an engine that splits shots runs its inpaint as `inpaint_prepare` ->
-`inpaint_part` per part (any process, any order its parts' `after` allows) -> `inpaint_finish`. A shot stops at its first failing stage; the orchestrator records the shot as failed.
+`inpaint_part` per part (any process, any order its parts' `after` allows) -> `inpaint_finish`,
+and its QC as `qc_prepare` -> `qc_part` per part -> `qc_finish` (`qc_steps.py`). A shot stops
+at its first failing stage; the orchestrator records the shot as failed.
 Engines come from `void_core.engines`, one instance per process and settings unless the
 caller hands in a resident one.
 """
