@@ -52,11 +52,11 @@ def qc(settings: RunSettings, state: ShotState) -> ShotState:
     return state.with_report(report, preview=preview, contact_sheet=sheet, qc_strip=strip)
 
 
-def qc_prepare(settings: RunSettings, state: ShotState) -> ShotState:
-    """A long shot's QC, step 1: its parts (`state.parts`: even parts of at most the run's
-    `chunk_frames`), once the inputs are checked to line up; or, when lineage holds the three
-    files intact, the stage skipped at once (the state holds its report and no parts)."""
-    from void_core.pipeline.stages import chunk_frames
+def qc_prepare(settings: RunSettings, state: ShotState, chunk_frames: int) -> ShotState:
+    """A long shot's QC, step 1: its parts (`state.parts`: even parts of at most
+    `chunk_frames`, the run's `stages.chunk_frames`), once the inputs are checked to line up;
+    or, when lineage holds the three files intact, the stage skipped at once (the state holds
+    its report and no parts)."""
     from void_core.qc import open_sources
 
     started = time.perf_counter()
@@ -72,8 +72,7 @@ def qc_prepare(settings: RunSettings, state: ShotState) -> ShotState:
                            QC_ENGINE[0], where=current_place().label)
     parts = ShotParts(identity=whole, inputs=inputs, folder=qc_parts_dir(settings, state.name),
                       first_frame=state.plan.first_frame, prepare=prepared, engine=QC_ENGINE,
-                      parts=tuple(even_parts(state.plan.frame_count,
-                                                  chunk_frames(settings))))
+                      parts=tuple(even_parts(state.plan.frame_count, chunk_frames)))
     return replace(state, parts=parts)
 
 
@@ -127,9 +126,9 @@ def qc_finish(settings: RunSettings, state: ShotState, done: list[PartReport]) -
                                      qc_strip=files[2]), parts=None)
 
 
-def qc_in_parts(settings: RunSettings, state: ShotState) -> ShotState:
+def qc_in_parts(settings: RunSettings, state: ShotState, chunk_frames: int) -> ShotState:
     """prepare -> every part in order -> finish, in this process (`run_shot`)."""
-    state = qc_prepare(settings, state)
+    state = qc_prepare(settings, state, chunk_frames)
     if state.parts is None:
         return state
     done = [qc_part(settings, state, part.index) for part in state.parts.parts]

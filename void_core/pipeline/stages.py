@@ -35,9 +35,8 @@ from void_core.masking.prompt import read_points_json, validate_prompts
 from void_core.media.clip_range import sequence_start_frame, stage_clip, video_start_frame
 from void_core.media.masks import QuadmaskReader, find_mask
 from void_core.media.plate import open_plate
-from void_core.pipeline.qc_steps import (
-    QC_VERSION, qc, qc_finish, qc_in_parts, qc_part, qc_prepare,
-)
+from void_core.pipeline import qc_steps
+from void_core.pipeline.qc_steps import QC_VERSION, qc, qc_finish, qc_part
 from void_core.pipeline.record import (
     part_identity, record_assembled, recorded, reused_stage, shot_identity,
 )
@@ -425,6 +424,11 @@ def _prepared_files(folder: Path) -> list[Path]:
                   and not path.name.startswith((".", "part-")))
 
 
+def qc_prepare(settings: RunSettings, state: ShotState) -> ShotState:
+    """A long shot's QC, step 1 (`qc_steps.qc_prepare`): parts of the run's chunk."""
+    return qc_steps.qc_prepare(settings, state, chunk_frames(settings))
+
+
 def check_plan(settings: RunSettings, plan: ShotPlan) -> None:
     """Validate a whole-media plan without writing anything: the name, the plate, a given
     quadmask against it, clicks inside its frames, and the engines the shot will need.
@@ -476,7 +480,7 @@ def run_shot(settings: RunSettings, plan: ShotPlan, *,
         elif stage is Stage.INPAINT:
             state = inpaint(settings, state, on_progress=on_progress)
         elif stage is Stage.QC and splits(settings, plan):
-            state = qc_in_parts(settings, state)
+            state = qc_steps.qc_in_parts(settings, state, chunk_frames(settings))
         else:
             state = STAGES[stage](settings, state)
     return state
@@ -486,6 +490,6 @@ __all__ = [
     "INPAINT_STEPS", "ORCHESTRATOR_TASK_ID", "QC_STEPS", "QC_VERSION", "STAGES", "STAGE_ORDER", "PartReport", "RunSettings",
     "ShotParts", "ShotPlan", "ShotState", "StageReport", "analysis", "check_plan", "chunk_frames",
     "digest_of", "ingest", "inpaint", "inpaint_finish", "inpaint_in_parts", "inpaint_part",
-    "inpaint_prepare", "masking", "qc", "qc_finish", "qc_in_parts", "qc_part", "qc_prepare",
+    "inpaint_prepare", "masking", "qc", "qc_finish", "qc_part", "qc_prepare",
     "run_shot", "shot_request", "splits",
 ]
