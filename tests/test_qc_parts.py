@@ -4,11 +4,9 @@ parts (preview segments joined by remuxing, sampled rows stacked), and their lin
 from __future__ import annotations
 
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import pytest
 
@@ -16,8 +14,8 @@ from test_qc import FRAMES, HEIGHT, RATE, WIDTH, make_shot
 from void_core.errors import MediaError
 from void_core.media.video import iter_video_codes, probe_video
 from void_core.qc import (
-    SHEET_LABEL_HEIGHT, join_qc_parts, join_segments, open_sources, part_files, write_contact_sheet, write_qc,
-    sample_indices, write_qc_part, write_qc_preview, write_qc_strip,
+    SHEET_LABEL_HEIGHT, join_qc_parts, join_segments, open_sources, part_files, sample_indices,
+    write_contact_sheet, write_qc, write_qc_part, write_qc_preview, write_qc_strip,
 )
 from void_core.qc.frames import _codes, _per_channel_table, _resized
 
@@ -86,7 +84,8 @@ def test_qc_parts_joined_give_the_one_pass_files(shot, one_pass, tmp_path):
 def test_a_part_writes_its_segment_and_only_the_rows_picked_in_its_frames(shot, tmp_path):
     """Of 10 frames the sheet shows 0, 2, 4, 5, 7, 9 and the strip 0, 4, 9: frames 4-6 hold
     two sheet rows and one strip row; frame 1 none (its rows stack as zero rows)."""
-    assert sample_indices(FRAMES, 6) == [0, 2, 4, 5, 7, 9] and sample_indices(FRAMES, 3) == [0, 4, 9]
+    assert sample_indices(FRAMES, 6) == [0, 2, 4, 5, 7, 9]
+    assert sample_indices(FRAMES, 3) == [0, 4, 9]
     segment, rows = write_qc_part(*shot, tmp_path, 4, 7, "0005-0007")
     assert (segment, rows) == part_files(tmp_path, "0005-0007")
     assert probe_video(segment).frame_count == 3

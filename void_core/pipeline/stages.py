@@ -487,8 +487,8 @@ def run_shot(settings: RunSettings, plan: ShotPlan, *,
 
 
 __all__ = [
-    "INPAINT_STEPS", "ORCHESTRATOR_TASK_ID", "QC_STEPS", "QC_VERSION", "STAGES", "STAGE_ORDER", "PartReport", "RunSettings",
-    "ShotParts", "ShotPlan", "ShotState", "StageReport", "analysis", "check_plan", "chunk_frames",
+    "INPAINT_STEPS", "ORCHESTRATOR_TASK_ID", "QC_STEPS", "QC_VERSION", "STAGES", "STAGE_ORDER",
+    "PartReport", "RunSettings", "ShotParts", "ShotPlan", "ShotState", "StageReport", "analysis", "check_plan", "chunk_frames",
     "digest_of", "ingest", "inpaint", "inpaint_finish", "inpaint_in_parts", "inpaint_part",
     "inpaint_prepare", "masking", "qc", "qc_finish", "qc_part", "qc_prepare",
     "run_shot", "shot_request", "splits",

@@ -104,8 +104,9 @@ def _remux(segments: list[Path], out_path: Path) -> None:
             with av.open(str(path)) as segment:
                 source = segment.streams.video[0]
                 if bytes(source.codec_context.extradata or b"") != headers:
-                    raise MediaError(path, f"was encoded with other settings than {segments[0].name}"
-                                           " (its H.264 headers differ): segments cannot be joined",
+                    raise MediaError(path, "was encoded with other settings than "
+                                           f"{segments[0].name} (its H.264 headers differ): "
+                                           "segments cannot be joined",
                                      "rerun the shot's QC so every part is encoded alike")
                 start += _copy_packets(segment, source, stream, out, start)
 

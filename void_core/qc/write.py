@@ -18,7 +18,7 @@ from void_core.errors import MediaError
 from void_core.media.colour import Transfer
 from void_core.media.encode import VideoWriter
 from void_core.qc.frames import (
-    PREVIEW_CRF, SHEET_LABEL_HEIGHT, STRIP_MAX_BYTES, STRIP_QUALITIES, Sources, labelled,
+    PREVIEW_CRF, STRIP_MAX_BYTES, STRIP_QUALITIES, Sources, labelled,
     open_sources, preview_panel_size, sample_indices, sheet_row,
 )
 
@@ -208,5 +208,5 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
     return write_atomically(path, encoded.tobytes())
 
 
-__all__ = ["SHEET_LABEL_HEIGHT", "QcLayout", "Rows", "qc_layout", "walk", "write_qc",
+__all__ = ["QcLayout", "Rows", "qc_layout", "walk", "write_qc",
            "write_contact_sheet", "write_qc_preview", "write_qc_strip"]
