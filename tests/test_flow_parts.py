@@ -1,6 +1,7 @@
-"""A long shot through the real flow on a real local Ray: its inpaint and its QC in parts,
-each part a Prefect task and a lineage row, and a rerun that redoes only what was deleted.
-Slow (about a minute): `make test-all` and CI run it, `make test` does not."""
+"""A long shot's parts in the flow: through the real flow on a real local Ray (its inpaint and
+its QC in parts, each part a Prefect task and a lineage row, a rerun that redoes only what was
+deleted; slow, about a minute: `make test-all` and CI run it, `make test` does not), and the
+flow's part runner alone (a failed QC part fails the shot with its label)."""
 
 from __future__ import annotations
 
@@ -102,3 +103,65 @@ def _assert_qc_in_parts(out: Path, summary: dict) -> None:
     assert shot["stages"]["qc"] == "succeeded"
     assert all(Path(shot[key]).is_file() for key in ("preview", "contact_sheet", "strip"))
     assert not list((out / "qc").glob(".*"))  # nothing half-written left
+
+
+class _Finished:
+    """A task future that has already finished: with `result`, or failed with `error`."""
+
+    def __init__(self, result=None, error: BaseException | None = None):
+        self._result, self._error = result, error
+        self.state = self
+
+    def wait(self) -> None:
+        return None
+
+    def is_completed(self) -> bool:
+        return self._error is None
+
+    def result(self, raise_on_failure: bool = True):
+        return self._error if self._error is not None else self._result
+
+
+def test_a_failed_qc_part_fails_the_shot_with_its_label_once_the_running_parts_end(tmp_path):
+    """The flow's part runner, QC parts, without Ray: prepare, three parts side by side; the
+    second fails, the shot fails at qc naming that part, after the third ends; no finish."""
+    from fractions import Fraction
+
+    from flows.cutlist_flow import _ShotChain
+    from tasks.engine_host import Placement
+    from void_core.errors import MediaError
+    from void_core.inpaint.base import even_parts
+    from void_core.pipeline import stages
+    from void_core.vocabulary import STAGE_ORDER
+
+    settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path, chunk_frames=8)
+    plan = stages.ShotPlan(name="sh010", event=1, media=None, media_problem=None,
+                           first_frame=1001, frame_count=24, rate=Fraction(24))
+    chain = _ShotChain(settings, plan, Placement(declared={}, hosts=(), forwarded=frozenset(),
+                                                 task_resources={}))
+    chain.index = STAGE_ORDER.index("qc")
+    prepared = stages.ShotState(plan=plan, parts=stages.ShotParts(
+        identity="qc", inputs={}, folder=tmp_path, first_frame=1001,
+        parts=tuple(even_parts(24, 8)), prepare=None, engine=("qc", "3", None)))
+    outcomes = {"sh010 · qc prepare": _Finished(prepared),
+                "sh010 · qc 0001-0008": _Finished(stages.PartReport(0, "0001-0008", None)),
+                "sh010 · qc 0009-0016": _Finished(error=MediaError(tmp_path, "segment broke")),
+                "sh010 · qc 0017-0024": _Finished(stages.PartReport(2, "0017-0024", None))}
+    submitted = []
+
+    def submit(task, resources, *arguments, wait_for, **options):
+        submitted.append(task.task_run_name)
+        return outcomes[task.task_run_name]
+
+    chain.submit_task = submit
+    [prepare] = chain.start()
+    parts = chain.advance(prepare)
+    assert submitted == list(outcomes) and len(parts) == 3  # side by side
+    assert chain.advance(parts[0]) == []
+    assert chain.advance(parts[1]) == []  # failed: waits for the running part
+    assert chain.advance(parts[2]) is None  # the shot is done: failed
+    outcome = chain.outcome
+    assert (outcome.status, outcome.failed_stage, outcome.stages["qc"]) == ("failed", "qc",
+                                                                            "failed")
+    assert outcome.error.startswith("part 0009-0016: ") and "segment broke" in outcome.error
+    assert "sh010 · qc finish" not in submitted
