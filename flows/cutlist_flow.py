@@ -3,7 +3,8 @@
     read cut list --> lineage run + one shot row per clip (and per unusable event)
       --> per shot, chained on Ray:  sh010 · ingest -> masking -> analysis -> inpaint -> qc
           (a long shot of a splitting engine: inpaint prepare -> inpaint 0001-0120, 0121-0240
-          ... side by side on any worker -> inpaint finish)
+          ... side by side on any worker -> inpaint finish; its QC likewise: qc prepare ->
+          qc 0001-0120 ... -> qc finish)
       --> as shots finish: lineage shot status, progress artifact
       --> OUT/<cutlist>.conformed.otio, OUT/<cutlist>.summary.json (named after the cut-list
       file), table + QC artifacts (flows/qc_report.py: per-shot JPEG strips inline, time and
@@ -39,6 +40,7 @@ from flows.ray_runner import FarmRayTaskRunner
 from tasks.engine_host import HOST_OF, Placement, host_report, place_stages, start_host
 from tasks.shot_stages import (
     RAY_MAX_RETRIES, STAGE_TASKS, inpaint_finish_task, inpaint_part_task, inpaint_prepare_task,
+    qc_finish_task, qc_part_task, qc_prepare_task,
 )
 from void_core.pipeline import stages
 from void_core import naming
@@ -233,7 +235,7 @@ class _ShotChain:
 
     A long shot of a splitting engine runs its inpaint as `inpaint prepare`, then one task per
     part (each submitted once prepare and the parts in its `after` are done; parts without
-    `after` run side by side on any worker), then `inpaint finish`."""
+    `after` run side by side on any worker), then `inpaint finish`; its QC the same way."""
 
     def __init__(self, settings: stages.RunSettings, plan: stages.ShotPlan, placement: Placement):
         self.settings, self.plan, self.placement = settings, plan, placement
@@ -253,8 +255,8 @@ class _ShotChain:
     def _submit_stage(self):
         """Submit the current stage (a split inpaint: its prepare step); returns its future."""
         stage = self.stage
-        if stage == "inpaint" and stages.splits(self.settings, self.plan):
-            self.parts = _PartRun(self)
+        if stage in PART_STEPS and stages.splits(self.settings, self.plan):
+            self.parts = _PartRun(self, stage)
             self.future = self.parts.prepare(self._upstream())
             return self.future
         task = STAGE_TASKS[stage].with_options(task_run_name=f"{self.plan.name} · {stage}")
@@ -321,13 +323,20 @@ class _ShotChain:
         outcome.notes = [note for report in state.reports for note in report.notes]
 
 
-class _PartRun:
-    """A long shot's inpaint on the farm: `sh010 · inpaint prepare` -> `sh010 · inpaint
-    0001-0120` ... -> `sh010 · inpaint finish`. Only ShotStates and small part reports travel;
-    a part that fails (after its Prefect retry) fails the shot once the running parts end."""
+# The tasks of a stage that runs in parts: prepare, part, finish.
+PART_STEPS = {"inpaint": (inpaint_prepare_task, inpaint_part_task, inpaint_finish_task),
+              "qc": (qc_prepare_task, qc_part_task, qc_finish_task)}
 
-    def __init__(self, chain: _ShotChain):
-        self.chain = chain
+
+class _PartRun:
+    """A long shot's inpaint (or QC) on the farm: `sh010 · inpaint prepare` -> `sh010 ·
+    inpaint 0001-0120` ... -> `sh010 · inpaint finish`. Only ShotStates and small part reports
+    travel; a part that fails (after its Prefect retry) fails the shot once the running parts
+    end. Only the inpaint's steps go to a resident engine host."""
+
+    def __init__(self, chain: _ShotChain, stage: str):
+        self.chain, self.stage = chain, stage
+        self.prepare_task, self.part_task, self.finish_task = PART_STEPS[stage]
         self.prepare_future = None
         self.futures: dict = {}  # part index -> future
         self.running: dict = {}  # future -> part index
@@ -335,17 +344,18 @@ class _PartRun:
         self.error: str | None = None
 
     def _name(self, step: str) -> str:
-        return f"{self.chain.plan.name} · inpaint {step}"
+        return f"{self.chain.plan.name} · {self.stage} {step}"
 
-    def _resident(self) -> bool:
-        return "inpaint" in self.chain.placement.forwarded
+    def _options(self) -> dict:
+        if self.stage != "inpaint":
+            return {}
+        return {"resident": "inpaint" in self.chain.placement.forwarded}
 
     def prepare(self, upstream: list):
         chain = self.chain
-        task = inpaint_prepare_task.with_options(task_run_name=self._name("prepare"))
-        self.prepare_future = chain.submit_task(task, chain.resources("inpaint"), chain.settings,
-                                                chain.state, wait_for=upstream,
-                                                resident=self._resident())
+        task = self.prepare_task.with_options(task_run_name=self._name("prepare"))
+        self.prepare_future = chain.submit_task(task, chain.resources(self.stage), chain.settings,
+                                                chain.state, wait_for=upstream, **self._options())
         return self.prepare_future
 
     def prepared(self) -> list:
@@ -358,12 +368,10 @@ class _PartRun:
         for part in parts.parts:
             if part.index in self.futures or any(i not in self.done for i in part.after):
                 continue
-            task = inpaint_part_task.with_options(
-                task_run_name=self._name(stages.part_label(part)))
+            task = self.part_task.with_options(task_run_name=self._name(stages.part_label(part)))
             waits = [self.prepare_future] + [self.futures[i] for i in part.after]
-            future = chain.submit_task(task, chain.resources("inpaint"), chain.settings,
-                                       chain.state, part.index, wait_for=waits,
-                                       resident=self._resident())
+            future = chain.submit_task(task, chain.resources(self.stage), chain.settings,
+                                       chain.state, part.index, wait_for=waits, **self._options())
             self.futures[part.index] = future
             self.running[future] = part.index
             submitted.append(future)
@@ -379,14 +387,14 @@ class _PartRun:
             label = stages.part_label(self.chain.state.parts.parts[index])
             self.error = f"part {label}: {_error_text(final)}"
         if self.error is not None:
-            return [] if self.running else self.chain.fail("inpaint", self.error)
+            return [] if self.running else self.chain.fail(self.stage, self.error)
         if len(self.done) < len(self.chain.state.parts.parts):
             return self._submit_ready()
         return [self._finish()]
 
     def _finish(self):
         chain = self.chain
-        task = inpaint_finish_task.with_options(task_run_name=self._name("finish"))
+        task = self.finish_task.with_options(task_run_name=self._name("finish"))
         reports = [self.done[index] for index in sorted(self.done)]
         chain.future = chain.submit_task(task, dict(stages.DEFAULT_TASK_RESOURCES),
                                          chain.settings, chain.state, reports,

@@ -154,12 +154,36 @@ def _step(step: str, resident: bool, settings: stages.RunSettings, *args):
         host = serving_host(settings, "inpaint")
         return ray.get(host.run_step.remote(step, settings, *args, task_run_id=_task_run_id()))
     with placed(_task_run_id()):
-        return stages.INPAINT_STEPS[step](settings, *args)
+        return {**stages.INPAINT_STEPS, **stages.QC_STEPS}[step](settings, *args)
 
 
 @task(**_stage_options("qc"))
 def qc_task(settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
     return _run("qc", settings, state)
+
+
+# A long shot's QC in parts (its inpaint was split): prepare (or skip the whole at once), one
+# task per part (a preview segment and its sampled rows), then finish (the segments joined).
+
+
+@task(**_stage_options("qc prepare"))
+def qc_prepare_task(settings: stages.RunSettings, state: stages.ShotState) -> stages.ShotState:
+    """The QC's parts, or the stage skipped when lineage holds its files intact."""
+    return _step("qc_prepare", False, settings, state)
+
+
+@task(**_stage_options("qc part"))
+def qc_part_task(settings: stages.RunSettings, state: stages.ShotState,
+                 index: int) -> stages.PartReport:
+    """Part `index` of the shot's QC: its preview segment and sampled rows."""
+    return _step("qc_part", False, settings, state, index)
+
+
+@task(**_stage_options("qc finish"))
+def qc_finish_task(settings: stages.RunSettings, state: stages.ShotState,
+                   done: list[stages.PartReport]) -> stages.ShotState:
+    """The segments joined into the preview, the rows into the sheet and strip."""
+    return _step("qc_finish", False, settings, state, done)
 
 
 STAGE_TASKS = {"ingest": ingest_task, "masking": masking_task, "analysis": analysis_task,

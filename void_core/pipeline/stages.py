@@ -11,7 +11,9 @@ plain loop `run_shot`) pass states between stages, never frames.
 Refinement and the EXR write happen inside the inpaint stage: the frames stream from decode
 through fill and refinement to the writer, so splitting them would mean writing every frame
 twice. A long shot of an engine that splits shots runs its inpaint as `inpaint_prepare` ->
-`inpaint_part` per part (any process, any order its parts' `after` allows) -> `inpaint_finish`. A shot stops at its first failing stage; the orchestrator records the shot as failed.
+`inpaint_part` per part (any process, any order its parts' `after` allows) -> `inpaint_finish`,
+and its QC as `qc_prepare` -> `qc_part` per part -> `qc_finish` (`qc_steps.py`). A shot stops
+at its first failing stage; the orchestrator records the shot as failed.
 Engines come from `void_core.engines`, one instance per process and settings unless the
 caller hands in a resident one.
 """
@@ -33,8 +35,10 @@ from void_core.masking.prompt import read_points_json, validate_prompts
 from void_core.media.clip_range import sequence_start_frame, stage_clip, video_start_frame
 from void_core.media.masks import QuadmaskReader, find_mask
 from void_core.media.plate import open_plate
+from void_core.pipeline import qc_steps
+from void_core.pipeline.qc_steps import QC_VERSION, qc, qc_finish, qc_part
 from void_core.pipeline.record import (
-    part_identity, record_assembled, recorded, reused_stage, shot_identity, stamp,
+    part_identity, record_assembled, recorded, reused_stage, shot_identity,
 )
 from void_core.pipeline.render import (
     check_shot_name, finish_parts, inpainter_for, open_checked, prepare_parts, process_shot,
@@ -46,7 +50,6 @@ from void_core.pipeline.state import (
 )
 from void_core.vocabulary import STAGE_ORDER, EngineKind, Stage, StageStatus
 
-QC_VERSION = "2"  # 2: the embedded JPEG strip
 PREPARE = "prepare"  # the lineage part of a long shot's inpaint that prepares its parts
 DEFAULT_TASK_RESOURCES = {"num_cpus": 1}  # a stage without an engine of its own
 
@@ -421,31 +424,9 @@ def _prepared_files(folder: Path) -> list[Path]:
                   and not path.name.startswith((".", "part-")))
 
 
-def qc(settings: RunSettings, state: ShotState) -> ShotState:
-    """A before | quadmask | after preview MP4, a contact sheet PNG and a small JPEG strip (for
-    the QC artifact) in OUT/qc/."""
-    from void_core.qc import write_contact_sheet, write_qc_preview, write_qc_strip
-
-    name = state.plan.name
-    preview = naming.qc_preview(settings.out_root, name)
-    sheet = naming.qc_contact_sheet(settings.out_root, name)
-    strip = naming.qc_strip(settings.out_root, name)
-    exr_first = naming.exr_frame(state.exr_dir, name, state.plan.first_frame)
-    identity = digest_of({"stage": "qc", "version": QC_VERSION, "plate": state.plate_digest,
-                          "mask": file_digest(state.quadmask), "exr": stamp(exr_first),
-                          "frames": state.frames})
-
-    def run() -> list[str]:
-        naming.qc_dir(settings.out_root).mkdir(parents=True, exist_ok=True)
-        write_qc_preview(state.plate, state.quadmask, state.exr_dir, preview, rate=state.plan.rate)
-        write_contact_sheet(state.plate, state.quadmask, state.exr_dir, sheet)
-        write_qc_strip(state.plate, state.quadmask, state.exr_dir, strip)
-        return []
-
-    report = recorded(settings, state, Stage.QC, identity, None, run,
-                      artifacts=[("preview", preview), ("contact_sheet", sheet),
-                                 ("preview", strip)])
-    return state.with_report(report, preview=preview, contact_sheet=sheet, qc_strip=strip)
+def qc_prepare(settings: RunSettings, state: ShotState) -> ShotState:
+    """A long shot's QC, step 1 (`qc_steps.qc_prepare`): parts of the run's chunk."""
+    return qc_steps.qc_prepare(settings, state, chunk_frames(settings))
 
 
 def check_plan(settings: RunSettings, plan: ShotPlan) -> None:
@@ -483,6 +464,9 @@ STAGES: dict[Stage, Callable[[RunSettings, ShotState], ShotState]] = {
 INPAINT_STEPS: dict[str, Callable] = {"inpaint_prepare": inpaint_prepare,
                                       "inpaint_part": inpaint_part,
                                       "inpaint_finish": inpaint_finish}
+# Its QC steps (`qc_steps`: no engine, any worker).
+QC_STEPS: dict[str, Callable] = {"qc_prepare": qc_prepare, "qc_part": qc_part,
+                                 "qc_finish": qc_finish}
 
 
 def run_shot(settings: RunSettings, plan: ShotPlan, *,
@@ -495,14 +479,17 @@ def run_shot(settings: RunSettings, plan: ShotPlan, *,
             state = inpaint_in_parts(settings, state, on_progress=on_progress)
         elif stage is Stage.INPAINT:
             state = inpaint(settings, state, on_progress=on_progress)
+        elif stage is Stage.QC and splits(settings, plan):
+            state = qc_steps.qc_in_parts(settings, state, chunk_frames(settings))
         else:
             state = STAGES[stage](settings, state)
     return state
 
 
 __all__ = [
-    "INPAINT_STEPS", "ORCHESTRATOR_TASK_ID", "QC_VERSION", "STAGES", "STAGE_ORDER", "PartReport", "RunSettings",
-    "ShotParts", "ShotPlan", "ShotState", "StageReport", "analysis", "check_plan", "chunk_frames",
+    "INPAINT_STEPS", "ORCHESTRATOR_TASK_ID", "QC_STEPS", "QC_VERSION", "STAGES", "STAGE_ORDER",
+    "PartReport", "RunSettings", "ShotParts", "ShotPlan", "ShotState", "StageReport", "analysis", "check_plan", "chunk_frames",
     "digest_of", "ingest", "inpaint", "inpaint_finish", "inpaint_in_parts", "inpaint_part",
-    "inpaint_prepare", "masking", "qc", "run_shot", "shot_request", "splits",
+    "inpaint_prepare", "masking", "qc", "qc_finish", "qc_part", "qc_prepare",
+    "run_shot", "shot_request", "splits",
 ]
