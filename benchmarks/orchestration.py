@@ -5,7 +5,8 @@
 
 One process, one run of everything (the machine is shared and noisy; ratios within a run are what
 to read). For the same synthetic shots it measures:
-- the plain loop: `void_core.pipeline.stages.run_shot` for each shot in turn, in this process;
+- the plain loop: `void_core.pipeline.stages.run_shot` for each shot in turn, in this process,
+  its libraries kept to one thread as a flow task on one Ray CPU is (`void_core.cpus`);
 - the flow with 1 and with 2 Ray CPUs, each into a fresh output folder (nothing skipped);
 - the one-time start-up, separately: Prefect's embedded API (a first, empty flow run), Ray's start
   and the warm-up of its workers (importing Prefect and void-farm), for each CPU count.
@@ -59,10 +60,12 @@ def make_shots(root: Path, count: int, width: int, height: int, frames: int):
 def plain_loop(cutlist: Path, out: Path) -> float:
     from dataclasses import replace
 
-    from void_core.pipeline import stages
+    from void_core.cpus import keep_to
     from void_core.cutlist import read_cutlist
     from void_core.lineage import open_store
+    from void_core.pipeline import stages
 
+    keep_to(1)  # as a flow task on one Ray CPU: OpenCV and x264 on one thread
     started = time.perf_counter()
     cut = read_cutlist(cutlist)
     settings = stages.RunSettings(run_id="", cutlist=cut.name, out_root=out.resolve())
@@ -73,6 +76,7 @@ def plain_loop(cutlist: Path, out: Path) -> float:
                  for spec in cut.shots]
     for plan in plans:
         stages.run_shot(replace(settings, run_id=run_id), plan)
+    keep_to(None)
     return time.perf_counter() - started
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 import ray
 
 from void_core import engines
+from void_core.cpus import keep_to
 from void_core.pipeline import stages
 from void_core.config import RAY_AMOUNTS
 from void_core.pipeline.state import ORCHESTRATOR_PLACE, WorkerPlace, gpu_label
@@ -34,6 +35,14 @@ KIND_OF = {"masking": EngineKind.MASKING, "analysis": EngineKind.ANALYSIS,
            "inpaint": EngineKind.INPAINT}
 
 
+def ray_task_cpus() -> float | None:
+    """The CPUs Ray reserved for the running task or actor; None outside Ray or when it
+    reserved none (a GPU host that declares no CPUs is not held to one)."""
+    if not ray.is_initialized():
+        return None
+    return ray.get_runtime_context().get_assigned_resources().get("CPU") or None
+
+
 def ray_worker_place() -> WorkerPlace | None:
     """This Ray worker's node and the GPUs Ray gave it; None outside Ray."""
     if not ray.is_initialized():
@@ -45,7 +54,9 @@ def ray_worker_place() -> WorkerPlace | None:
 
 @contextmanager
 def placed(task_run_id: str | None):
-    """Around a stage call: lineage records the Prefect task run and where it ran."""
+    """Around a stage call: lineage records the Prefect task run and where it ran; the
+    libraries' threads keep to the CPUs Ray reserved for it (`void_core.cpus`)."""
+    keep_to(ray_task_cpus())
     task_token = stages.ORCHESTRATOR_TASK_ID.set(task_run_id)
     place_token = ORCHESTRATOR_PLACE.set(ray_worker_place())
     try:

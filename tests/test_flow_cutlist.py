@@ -540,3 +540,19 @@ def test_one_shot_in_flight_with_qc_inline_and_placement_in_lineage(ray_local, s
     assert "(https://farm-web/cleanup/qc/sh010_preview.mp4)" in qc
     table = latest_artifact("reel-qc-shots").data
     assert "inpaint" in table and socket.gethostname() in table
+
+
+def test_a_stage_on_ray_keeps_its_libraries_to_the_cpus_it_reserved(ray_local):
+    """OpenCV and the codecs would start threads for every core of the node."""
+    import cv2
+    import ray
+
+    @ray.remote(num_cpus=1)
+    def inside() -> tuple:
+        from tasks.engine_host import placed
+        from void_core import cpus
+
+        with placed(None):
+            return cv2.getNumThreads(), cpus.thread_count()
+
+    assert ray.get(inside.remote()) == (1, 1)

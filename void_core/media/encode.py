@@ -25,6 +25,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from void_core import quadmask
+from void_core.cpus import thread_count
 from void_core.errors import MediaError
 
 # FFmpeg codes for BT.709 primaries / transfer / matrix, and limited ("tv", MPEG) range.
@@ -95,6 +96,7 @@ class _StreamWriter:
         stream.width, stream.height = width, height
         stream.pix_fmt = self.pix_fmt
         ctx = stream.codec_context
+        ctx.thread_count = thread_count()
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = _BT709
         ctx.color_range = _LIMITED_RANGE
         self._stream = stream

@@ -21,6 +21,7 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation
 
+from void_core.cpus import thread_count
 from void_core.errors import MediaError
 from void_core.media.colour import Transfer, transfer_from_trc
 from void_core.naming import VIDEO_SUFFIXES  # noqa: F401 (re-exported)
@@ -143,6 +144,7 @@ def _decoded_frames(info: VideoInfo) -> Iterator[av.VideoFrame]:
     with _open(info.path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        stream.thread_count = thread_count()
         try:
             yield from container.decode(stream)
         except av.FFmpegError as err:
@@ -221,6 +223,7 @@ def _seek_before(container, stream, first: int, rate: Fraction):
     if stream.time_base is None or stream.start_time is None:
         return None
     stream.thread_type = "AUTO"
+    stream.thread_count = thread_count()
     origin = stream.start_time
     try:
         container.seek(origin + int(Fraction(first) / rate / Fraction(stream.time_base)),
