@@ -1,13 +1,25 @@
 """Every frame's sightings of the background, kept per canvas pixel in bounded memory.
 
 A canvas pixel can be seen by hundreds of frames; the robust estimate needs a fair sample of
-them, not the first few. Each pixel keeps at most `slots` sightings in time order: when its
-slots are full, every other one is dropped and the pixel from then on keeps only every second
-(fourth, ...) sighting. The kept sightings stay spread evenly over the whole shot whatever its
-length, and memory is `slots` float16 RGB values per canvas pixel.
+them, not the first few. Each pixel keeps at most `slots` sightings, in time order, thinned by
+frame index: a pixel keeps its visible sightings of the frames t with t % S == 0, S the smallest
+power of two for which at most `slots` remain (S per pixel). Streaming, a frame with t % S != 0
+is skipped; when a full pixel is offered a frame it keeps, S doubles and only the sightings with
+t % S == 0 stay (compacted, time order kept), until the new one fits or is no longer kept. The
+kept sightings stay spread evenly over the whole shot whatever its length.
+
+Because the rule is a function of the frame indices alone, frames processed in blocks, each block
+with its own buffer, and merged (`merge`: S the smallest power of two >= every block's S for
+which the blocks' kept sightings with t % S == 0 fit) give the same sightings, bit for bit, as
+one buffer fed every frame: the classical engine learns a long shot in parallel blocks.
+
+Memory: `slots` float16 RGB values and a uint16 frame index (t mod 65536; S divides 65536)
+per canvas pixel.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,6 +27,18 @@ _ROWS_PER_CHUNK = 64
 # Measured on a 1000x1000 canvas: plane writes cost ~20 ms per slot number in use, a scatter of
 # every offered pixel ~45 ms whatever the numbers.
 _PLANE_WRITES = 2
+_TIME_MODULUS = 1 << 16  # frame indices are kept mod this (uint16); every S divides it
+SLOT_BYTES = 3 * 2 + 2  # a slot per pixel: float16 RGB and its uint16 frame index
+
+
+@dataclass(frozen=True)
+class BlockSightings:
+    """One block's buffer as saved: its used slots only."""
+
+    values: np.ndarray  # (used, h, w, 3) float16
+    times: np.ndarray  # (used, h, w) uint16: frame index mod 65536
+    kept: np.ndarray  # (h, w) int32
+    spacing: np.ndarray  # (h, w) int32: S
 
 
 class SightingBuffer:
@@ -24,45 +48,82 @@ class SightingBuffer:
         h, w = shape
         self.slots = slots
         self.values = np.zeros((slots, h, w, 3), np.float16)
+        self.times = np.zeros((slots, h, w), np.uint16)
         self.kept = np.zeros((h, w), np.int32)  # slots in use
-        self.seen = np.zeros((h, w), np.int32)  # sightings offered, kept or not
-        self.stride = np.ones((h, w), np.int32)
-        self._thinned = False  # some pixel keeps only every second (fourth...) sighting
+        self.spacing = np.ones((h, w), np.int32)  # S: the pixel keeps frames t % S == 0
+        self._thinned = False  # some pixel has S > 1
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.kept.shape
 
-    def add(self, pixels: np.ndarray, valid: np.ndarray) -> None:
-        """Offer one frame's sightings: (h, w, 3) display values, where `valid`."""
-        if self._thinned:
-            offered = valid & (self.seen % self.stride == 0)
-        else:
-            offered = valid
-        self.seen += valid
+    def add(self, pixels: np.ndarray, valid: np.ndarray, t: int) -> None:
+        """Offer frame `t`'s sightings: (h, w, 3) display values, where `valid`."""
+        offered = valid & (t % self.spacing == 0) if self._thinned else valid
         full = offered & (self.kept == self.slots)
         if full.any():
-            self._halve(full)
+            self._thin(full, t)
+            offered = offered & (t % self.spacing == 0)
         slots = self.kept[offered]
         in_use = np.flatnonzero(np.bincount(slots, minlength=self.slots))
+        stamp = t % _TIME_MODULUS
         if len(in_use) <= _PLANE_WRITES:
             # Pixels seen alike share their slot (a still hole): one plane write per slot number.
             for slot in in_use:
                 here = offered & (self.kept == slot)
                 np.copyto(self.values[slot], pixels, casting="same_kind", where=here[..., None])
+                self.times[slot][here] = stamp
         else:  # a moving hole spreads the counts: one scatter beats a plane pass per count
             ys, xs = np.nonzero(offered)
             self.values[slots, ys, xs] = pixels[ys, xs]
+            self.times[slots, ys, xs] = stamp
         self.kept += offered
 
-    def _halve(self, pixels: np.ndarray) -> None:
-        """Drop every other kept sighting of the full `pixels`; keep every second from now on."""
-        where = pixels[..., None]
-        for slot in range(self.slots // 2):
-            np.copyto(self.values[slot], self.values[2 * slot], where=where)
-        self.kept[pixels] = self.slots // 2
-        self.stride[pixels] *= 2
+    def _thin(self, full: np.ndarray, t: int) -> None:
+        """Double S of the `full` pixels (keeping their sightings with t' % S == 0) until frame
+        `t` fits or is no longer kept: work in proportion to those pixels, not the canvas."""
+        ys, xs = np.nonzero(full)
+        while len(ys):
+            spacing = self.spacing[ys, xs] * 2
+            values, times, kept = _compact(self.values[:, ys, xs], self.times[:, ys, xs],
+                                           self.kept[ys, xs], spacing)
+            self.values[:, ys, xs], self.times[:, ys, xs] = values, times
+            self.kept[ys, xs], self.spacing[ys, xs] = kept, spacing
+            still = (kept == self.slots) & (t % spacing == 0)
+            ys, xs = ys[still], xs[still]
         self._thinned = True
+
+    def merge(self, block: BlockSightings) -> None:
+        """Append a later block's sightings: S the smallest power of two >= both for which the
+        sightings with t % S == 0 of both fit in `slots` (the same as one buffer fed both)."""
+        spacing = np.maximum(self.spacing, block.spacing)
+        while True:
+            count = _count(self.times, self.kept, spacing) + _count(block.times, block.kept,
+                                                                    spacing)
+            over = count > self.slots
+            if not over.any():
+                break
+            spacing = np.where(over, spacing * 2, spacing)
+        h = self.shape[0]
+        for y0 in range(0, h, _ROWS_PER_CHUNK):
+            rows = slice(y0, min(h, y0 + _ROWS_PER_CHUNK))
+            values = np.concatenate([self.values[:, rows], block.values[:, rows]])
+            times = np.concatenate([self.times[:, rows], block.times[:, rows]])
+            ours = len(self.values)
+            order = np.arange(len(values))[:, None, None]
+            used = np.where(order < ours, order < self.kept[rows][None],
+                            order - ours < block.kept[rows][None])
+            keep = used & (times % spacing[rows][None] == 0)
+            values, times, count = _compacted(values, times, keep)
+            self.values[:, rows], self.times[:, rows] = values[:ours], times[:ours]
+            self.kept[rows] = count
+        self.spacing = spacing
+        self._thinned = bool((spacing > 1).any())
+
+    def block(self) -> BlockSightings:
+        """The buffer as a block to save or merge: its used slots only."""
+        used = int(self.kept.max()) if self.kept.size else 0
+        return BlockSightings(self.values[:used], self.times[:used], self.kept, self.spacing)
 
     def estimate(self, change: float, affected: np.ndarray) -> np.ndarray:
         """The per-pixel robust background, (h, w, 3) float32 (zeros where never seen).
@@ -79,6 +140,27 @@ class SightingBuffer:
             out[rows] = _estimate_chunk(self.values[:, rows].astype(np.float32), self.kept[rows],
                                         change, affected[rows])
         return out
+
+
+def _count(times: np.ndarray, kept: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Per pixel: how many of the used slots hold a frame t with t % spacing == 0."""
+    order = np.arange(len(times))[:, None, None]
+    return ((order < kept[None]) & (times % spacing[None] == 0)).sum(axis=0)
+
+
+def _compact(values: np.ndarray, times: np.ndarray, kept: np.ndarray,
+             spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel columns ((slots, n, 3), (slots, n), (n,)) thinned to t % spacing == 0."""
+    order = np.arange(len(times))[:, None]
+    return _compacted(values, times, (order < kept[None]) & (times % spacing[None] == 0))
+
+
+def _compacted(values: np.ndarray, times: np.ndarray,
+               keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The `keep` entries moved to the front along axis 0, in order; and their count."""
+    index = np.argsort(~keep, axis=0, kind="stable")
+    return (np.take_along_axis(values, index[..., None], axis=0),
+            np.take_along_axis(times, index, axis=0), keep.sum(axis=0).astype(np.int32))
 
 
 def _estimate_chunk(values: np.ndarray, kept: np.ndarray, change: float,
