@@ -553,12 +553,17 @@ def part_rows(out: Path) -> list[tuple]:
     return [tuple(row) for row in rows]
 
 
+# The classical engine's learning parts of a 24-frame shot in parts of 8, sorted.
+LEARNING_PARTS = ["canvas-0001-0024", "motion-0001-0024", "sightings-0001-0008",
+                  "sightings-0009-0016", "sightings-0017-0024"]
+
+
 @pytest.mark.slow
 def test_a_long_shot_runs_in_parts_on_ray_and_a_rerun_redoes_only_the_missing_part(
         ray_local, tmp_path):
-    """A 24-frame shot in parts of 8: prepare, three part tasks, finish, each in lineage with
-    its own Prefect task run; the EXRs equal one process's; deleting one part's EXRs and
-    running again redoes that part alone."""
+    """A 24-frame shot in parts of 8: prepare, five learning and three frames part tasks,
+    finish, each in lineage with its own Prefect task run; the EXRs equal one process's;
+    deleting one part's EXRs and running again redoes that part alone."""
     from void_core.media.exr import read_exr_frame
 
     scene = write_scene(SceneSpec(name="sh010", width=WIDTH, height=HEIGHT, frames=24,
@@ -573,8 +578,9 @@ def test_a_long_shot_runs_in_parts_on_ray_and_a_rerun_redoes_only_the_missing_pa
     rows = [(part, status) for _, part, status, *_ in inpaint]
     assert rows[0] == ("prepare", "succeeded") and rows[-1] == (None, "succeeded")
     assert sorted(rows[1:-1]) == [("0001-0008", "succeeded"), ("0009-0016", "succeeded"),
-                                  ("0017-0024", "succeeded")]  # side by side: any order
-    assert len({task for _, _, _, task, _ in inpaint}) == 5  # one Prefect task each
+                                  ("0017-0024", "succeeded")] + [
+        (label, "succeeded") for label in LEARNING_PARTS]  # side by side: any order
+    assert len({task for _, _, _, task, _ in inpaint}) == 10  # one Prefect task each
     assert all(host for *_, host in inpaint)
 
     assert run(cutlist, tmp_path / "whole", chunk_frames=0)["succeeded"] == 1
@@ -592,8 +598,9 @@ def test_a_long_shot_runs_in_parts_on_ray_and_a_rerun_redoes_only_the_missing_pa
     assert again["succeeded"] == 1
     rewritten = {path.name for path, mtime in exr_files(out).items() if stamps.get(path) != mtime}
     assert rewritten == {f"sh010.{number}.exr" for number in range(1009, 1017)}
-    rerun = [(part, status) for stage, part, status, *_ in part_rows(out)[-6:]
+    rerun = [(part, status) for stage, part, status, *_ in part_rows(out)[-11:]
              if stage == "inpaint"]
     assert rerun[0] == ("prepare", "skipped") and rerun[-1] == (None, "succeeded")
     assert sorted(rerun[1:-1]) == [("0001-0008", "skipped"), ("0009-0016", "succeeded"),
-                                   ("0017-0024", "skipped")]
+                                   ("0017-0024", "skipped")] + [
+        (label, "skipped") for label in LEARNING_PARTS]
