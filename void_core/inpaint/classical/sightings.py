@@ -85,38 +85,49 @@ class SightingBuffer:
         ys, xs = np.nonzero(full)
         while len(ys):
             spacing = self.spacing[ys, xs] * 2
-            values, times, kept = _compact(self.values[:, ys, xs], self.times[:, ys, xs],
-                                           self.kept[ys, xs], spacing)
-            self.values[:, ys, xs], self.times[:, ys, xs] = values, times
-            self.kept[ys, xs], self.spacing[ys, xs] = kept, spacing
-            still = (kept == self.slots) & (t % spacing == 0)
+            self._compact(ys, xs, spacing)
+            still = (self.kept[ys, xs] == self.slots) & (t % spacing == 0)
             ys, xs = ys[still], xs[still]
         self._thinned = True
 
+    def _compact(self, ys: np.ndarray, xs: np.ndarray, spacing: np.ndarray) -> None:
+        """Pixels (ys, xs) keep only their sightings with t % spacing == 0, moved to the front
+        in time order (in place: slot by slot, an entry only moves to a lower slot)."""
+        kept, count = self.kept[ys, xs], np.zeros(len(ys), np.int32)
+        for slot in range(int(kept.max(initial=0))):
+            take = (slot < kept) & (self.times[slot, ys, xs] % spacing == 0)
+            if not take.any():
+                continue
+            y, x, to = ys[take], xs[take], count[take]
+            self.values[to, y, x] = self.values[slot, y, x]
+            self.times[to, y, x] = self.times[slot, y, x]
+            count += take
+        self.kept[ys, xs], self.spacing[ys, xs] = count, spacing
+
     def merge(self, block: BlockSightings) -> None:
         """Append a later block's sightings: S the smallest power of two >= both for which the
-        sightings with t % S == 0 of both fit in `slots` (the same as one buffer fed both)."""
+        sightings with t % S == 0 of both fit in `slots` (the same as one buffer fed both).
+        Work in proportion to the block's sightings and the pixels whose S grows."""
         spacing = np.maximum(self.spacing, block.spacing)
-        while True:
-            count = _count(self.times, self.kept, spacing) + _count(block.times, block.kept,
-                                                                    spacing)
-            over = count > self.slots
-            if not over.any():
-                break
-            spacing = np.where(over, spacing * 2, spacing)
-        h = self.shape[0]
-        for y0 in range(0, h, _ROWS_PER_CHUNK):
-            rows = slice(y0, min(h, y0 + _ROWS_PER_CHUNK))
-            values = np.concatenate([self.values[:, rows], block.values[:, rows]])
-            times = np.concatenate([self.times[:, rows], block.times[:, rows]])
-            ours = len(self.values)
-            order = np.arange(len(values))[:, None, None]
-            used = np.where(order < ours, order < self.kept[rows][None],
-                            order - ours < block.kept[rows][None])
-            keep = used & (times % spacing[rows][None] == 0)
-            values, times, count = _compacted(values, times, keep)
-            self.values[:, rows], self.times[:, rows] = values[:ours], times[:ours]
-            self.kept[rows] = count
+        ys, xs = np.nonzero(self.kept + block.kept > self.slots)  # only these may not fit
+        if len(ys):
+            ours, theirs = _columns(self, ys, xs), _columns(block, ys, xs)
+            wider = spacing[ys, xs]
+            while True:
+                over = _count(*ours, wider) + _count(*theirs, wider) > self.slots
+                if not over.any():
+                    break
+                wider = np.where(over, wider * 2, wider)
+            spacing[ys, xs] = wider
+        ys, xs = np.nonzero(spacing > self.spacing)
+        self._compact(ys, xs, spacing[ys, xs])
+        for slot in range(len(block.values)):
+            take = (slot < block.kept) & (block.times[slot] % spacing == 0)
+            y, x = np.nonzero(take)
+            to = self.kept[y, x]
+            self.values[to, y, x] = block.values[slot, y, x]
+            self.times[to, y, x] = block.times[slot, y, x]
+            self.kept[y, x] += 1
         self.spacing = spacing
         self._thinned = bool((spacing > 1).any())
 
@@ -142,25 +153,15 @@ class SightingBuffer:
         return out
 
 
+def _columns(buffer, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The frame indices of pixels (ys, xs), (slots, n), and their kept counts."""
+    return buffer.times[:, ys, xs], buffer.kept[ys, xs]
+
+
 def _count(times: np.ndarray, kept: np.ndarray, spacing: np.ndarray) -> np.ndarray:
-    """Per pixel: how many of the used slots hold a frame t with t % spacing == 0."""
-    order = np.arange(len(times))[:, None, None]
-    return ((order < kept[None]) & (times % spacing[None] == 0)).sum(axis=0)
-
-
-def _compact(values: np.ndarray, times: np.ndarray, kept: np.ndarray,
-             spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel columns ((slots, n, 3), (slots, n), (n,)) thinned to t % spacing == 0."""
+    """Per pixel column: how many used slots hold a frame t with t % spacing == 0."""
     order = np.arange(len(times))[:, None]
-    return _compacted(values, times, (order < kept[None]) & (times % spacing[None] == 0))
-
-
-def _compacted(values: np.ndarray, times: np.ndarray,
-               keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The `keep` entries moved to the front along axis 0, in order; and their count."""
-    index = np.argsort(~keep, axis=0, kind="stable")
-    return (np.take_along_axis(values, index[..., None], axis=0),
-            np.take_along_axis(times, index, axis=0), keep.sum(axis=0).astype(np.int32))
+    return ((order < kept[None]) & (times % spacing[None] == 0)).sum(axis=0)
 
 
 def _estimate_chunk(values: np.ndarray, kept: np.ndarray, change: float,
