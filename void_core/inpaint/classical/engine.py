@@ -101,7 +101,7 @@ class _Canvas:
 
 class ClassicalInpainter(WithoutModels):
     name = "classical"
-    version = "0.4.0"
+    version = "0.5.0"  # 0.5: sightings thinned by frame index, motion in 120-frame blocks
 
     def __init__(self, observations: int = 32, spatial_radius: int = 5, match_tone: bool = True,
                  regrain: bool = False, patch_size: int = 7, texture: float = 0.0):
