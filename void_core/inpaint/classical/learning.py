@@ -159,25 +159,14 @@ def untracked_note(frames: int) -> str:
 
 def save_sightings(path: Path, buffer: SightingBuffer, affected: np.ndarray,
                    grain: list[np.ndarray]) -> None:
-    """A block's used sightings only (each pixel's kept slots, slot by slot), its affected
-    mask and grain samples."""
+    """A block's used sightings only (`BlockSightings`), its affected mask and grain samples."""
     block = buffer.block()
-    used = _used(block.kept, len(block.values))
-    save_arrays(path, values=block.values[used], times=block.times[used], kept=block.kept,
+    save_arrays(path, values=block.values, times=block.times, kept=block.kept,
                 spacing=block.spacing, affected=affected,
                 grain=np.array(grain, np.float32).reshape(len(grain), 3))
 
 
 def load_sightings(path: Path) -> tuple[BlockSightings, np.ndarray, list[np.ndarray]]:
     with np.load(path) as data:
-        kept = data["kept"]
-        used = _used(kept, int(kept.max(initial=0)))
-        values = np.zeros(used.shape + (3,), np.float16)
-        times = np.zeros(used.shape, np.uint16)
-        values[used], times[used] = data["values"], data["times"]
-        return (BlockSightings(values, times, kept, data["spacing"]), data["affected"],
-                list(data["grain"]))
-
-
-def _used(kept: np.ndarray, slots: int) -> np.ndarray:
-    return np.arange(slots)[:, None, None] < kept[None]
+        block = BlockSightings(data["values"], data["times"], data["kept"], data["spacing"])
+        return block, data["affected"], list(data["grain"])

@@ -19,6 +19,7 @@ per canvas pixel.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,12 +34,28 @@ SLOT_BYTES = 3 * 2 + 2  # a slot per pixel: float16 RGB and its uint16 frame ind
 
 @dataclass(frozen=True)
 class BlockSightings:
-    """One block's buffer as saved: its used slots only."""
+    """One block's buffer as saved: each pixel's used slots only, slot by slot (slot 0 of every
+    pixel that keeps one, in raster order, then slot 1 ...)."""
 
-    values: np.ndarray  # (used, h, w, 3) float16
-    times: np.ndarray  # (used, h, w) uint16: frame index mod 65536
+    values: np.ndarray  # (n, 3) float16
+    times: np.ndarray  # (n,) uint16: frame index mod 65536
     kept: np.ndarray  # (h, w) int32
     spacing: np.ndarray  # (h, w) int32: S
+
+    def slots(self) -> Iterator[tuple[np.ndarray, np.ndarray, slice]]:
+        """Per slot number: the pixels (ys, xs) that use it and their entries' positions."""
+        start = 0
+        for slot in range(int(self.kept.max(initial=0))):
+            ys, xs = np.nonzero(self.kept > slot)
+            yield ys, xs, slice(start, start + len(ys))
+            start += len(ys)
+
+    def dense_times(self) -> np.ndarray:
+        """(used, h, w) frame indices (0 beyond a pixel's kept slots)."""
+        used = int(self.kept.max(initial=0))
+        times = np.zeros((used,) + self.kept.shape, np.uint16)
+        times[np.arange(used)[:, None, None] < self.kept[None]] = self.times
+        return times
 
 
 class SightingBuffer:
@@ -111,7 +128,8 @@ class SightingBuffer:
         spacing = np.maximum(self.spacing, block.spacing)
         ys, xs = np.nonzero(self.kept + block.kept > self.slots)  # only these may not fit
         if len(ys):
-            ours, theirs = _columns(self, ys, xs), _columns(block, ys, xs)
+            ours = self.times[:, ys, xs], self.kept[ys, xs]
+            theirs = block.dense_times()[:, ys, xs], block.kept[ys, xs]
             wider = spacing[ys, xs]
             while True:
                 over = _count(*ours, wider) + _count(*theirs, wider) > self.slots
@@ -121,20 +139,22 @@ class SightingBuffer:
             spacing[ys, xs] = wider
         ys, xs = np.nonzero(spacing > self.spacing)
         self._compact(ys, xs, spacing[ys, xs])
-        for slot in range(len(block.values)):
-            take = (slot < block.kept) & (block.times[slot] % spacing == 0)
-            y, x = np.nonzero(take)
-            to = self.kept[y, x]
-            self.values[to, y, x] = block.values[slot, y, x]
-            self.times[to, y, x] = block.times[slot, y, x]
+        for ys, xs, entries in block.slots():
+            times = block.times[entries]
+            take = times % spacing[ys, xs] == 0
+            y, x, to = ys[take], xs[take], self.kept[ys[take], xs[take]]
+            self.values[to, y, x] = block.values[entries][take]
+            self.times[to, y, x] = times[take]
             self.kept[y, x] += 1
         self.spacing = spacing
         self._thinned = bool((spacing > 1).any())
 
     def block(self) -> BlockSightings:
-        """The buffer as a block to save or merge: its used slots only."""
-        used = int(self.kept.max()) if self.kept.size else 0
-        return BlockSightings(self.values[:used], self.times[:used], self.kept, self.spacing)
+        """The buffer as a block to save or merge: each pixel's used slots only."""
+        used = int(self.kept.max(initial=0))
+        mask = np.arange(used)[:, None, None] < self.kept[None]
+        return BlockSightings(self.values[:used][mask], self.times[:used][mask], self.kept,
+                              self.spacing)
 
     def estimate(self, change: float, affected: np.ndarray) -> np.ndarray:
         """The per-pixel robust background, (h, w, 3) float32 (zeros where never seen).
@@ -151,11 +171,6 @@ class SightingBuffer:
             out[rows] = _estimate_chunk(self.values[:, rows].astype(np.float32), self.kept[rows],
                                         change, affected[rows])
         return out
-
-
-def _columns(buffer, ys: np.ndarray, xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The frame indices of pixels (ys, xs), (slots, n), and their kept counts."""
-    return buffer.times[:, ys, xs], buffer.kept[ys, xs]
 
 
 def _count(times: np.ndarray, kept: np.ndarray, spacing: np.ndarray) -> np.ndarray:
