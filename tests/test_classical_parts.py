@@ -76,16 +76,16 @@ def test_membrane_leaves_no_step_at_the_boundary():
 def test_sighting_buffer_keeps_an_even_sample_and_a_robust_median():
     buffer = SightingBuffer((1, 1), slots=4)
     for value in range(16):
-        buffer.add(np.full((1, 1, 3), value, np.float32), np.ones((1, 1), bool))
+        buffer.add(np.full((1, 1, 3), value, np.float32), np.ones((1, 1), bool), value)
     kept = buffer.values[: buffer.kept[0, 0], 0, 0, 0].tolist()
     assert kept == [0.0, 4.0, 8.0, 12.0]  # every fourth: spread over the shot, not the first four
-    assert buffer.seen[0, 0] == 16
+    assert buffer.spacing[0, 0] == 4 and buffer.times[:4, 0, 0].tolist() == [0, 4, 8, 12]
 
 
 def test_changed_affected_pixels_keep_their_early_state():
     buffer = SightingBuffer((1, 2), slots=16)
-    for value in [0.2] * 5 + [0.7] * 10:  # a pushed box left: most sightings are the floor
-        buffer.add(np.full((1, 2, 3), value, np.float32), np.ones((1, 2), bool))
+    for t, value in enumerate([0.2] * 5 + [0.7] * 10):  # a pushed box left: mostly the floor
+        buffer.add(np.full((1, 2, 3), value, np.float32), np.ones((1, 2), bool), t)
     estimate = buffer.estimate(change=0.1, affected=np.array([[True, False]]))
     assert estimate[0, 0, 0] == pytest.approx(0.2, abs=1e-3)  # affected: the state before
     assert estimate[0, 1, 0] == pytest.approx(0.7, abs=1e-3)  # elsewhere: the majority
@@ -149,16 +149,17 @@ def test_sightings_written_as_planes_or_scattered_are_the_same():
     rng = np.random.default_rng(5)
     frames = [(rng.random((40, 50, 3), np.float32), rng.random((40, 50)) > 0.3) for _ in range(12)]
     scattered = SightingBuffer((40, 50), slots=8)
-    for pixels, valid in frames:
-        scattered.add(pixels, valid)  # counts spread out: the scatter path
+    for t, (pixels, valid) in enumerate(frames):
+        scattered.add(pixels, valid, t)  # counts spread out: the scatter path
     assert len(np.unique(scattered.kept)) > 2 and scattered._thinned
     by_pixel = SightingBuffer((40, 50), slots=8)  # reference: one pixel (one plane) at a time
-    for pixels, valid in frames:
+    for t, (pixels, valid) in enumerate(frames):
         for y, x in zip(*np.nonzero(valid), strict=True):
             one = np.zeros((40, 50), bool)
             one[y, x] = True
-            by_pixel.add(pixels, one)
+            by_pixel.add(pixels, one, t)
     np.testing.assert_array_equal(scattered.values, by_pixel.values)
+    np.testing.assert_array_equal(scattered.times, by_pixel.times)
     np.testing.assert_array_equal(scattered.kept, by_pixel.kept)
 
 

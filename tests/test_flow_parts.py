@@ -28,11 +28,16 @@ def part_rows(out: Path) -> list[tuple]:
     return [tuple(row) for row in rows]
 
 
+# The classical engine's learning parts of a 24-frame shot in parts of 8, sorted.
+LEARNING_PARTS = ["canvas-0001-0024", "motion-0001-0024", "sightings-0001-0008",
+                  "sightings-0009-0016", "sightings-0017-0024"]
+
+
 @pytest.mark.slow
 def test_a_long_shot_runs_in_parts_on_ray_and_a_rerun_redoes_only_the_missing_part(
         ray_local, tmp_path):
-    """A 24-frame shot in parts of 8: prepare, three part tasks, finish, each in lineage with
-    its own Prefect task run, for the inpaint and then the QC; the EXRs equal one process's;
+    """A 24-frame shot in parts of 8: prepare, five learning and three frames part tasks,
+    finish, each in lineage with its own Prefect task run, then the QC's parts; the EXRs equal one process's;
     deleting one part's EXRs and running again redoes that part alone, and its QC part."""
     from void_core.media.exr import read_exr_frame
 
@@ -48,8 +53,9 @@ def test_a_long_shot_runs_in_parts_on_ray_and_a_rerun_redoes_only_the_missing_pa
     rows = [(part, status) for _, part, status, *_ in inpaint]
     assert rows[0] == ("prepare", "succeeded") and rows[-1] == (None, "succeeded")
     assert sorted(rows[1:-1]) == [("0001-0008", "succeeded"), ("0009-0016", "succeeded"),
-                                  ("0017-0024", "succeeded")]  # side by side: any order
-    assert len({task for _, _, _, task, _ in inpaint}) == 5  # one Prefect task each
+                                  ("0017-0024", "succeeded")] + [
+        (label, "succeeded") for label in LEARNING_PARTS]  # side by side: any order
+    assert len({task for _, _, _, task, _ in inpaint}) == 10  # one Prefect task each
     assert all(host for *_, host in inpaint)
     _assert_qc_in_parts(out, summary)
 
@@ -76,7 +82,8 @@ def test_a_long_shot_runs_in_parts_on_ray_and_a_rerun_redoes_only_the_missing_pa
              if stage == "inpaint"]
     assert rerun[0] == ("prepare", "skipped") and rerun[-1] == (None, "succeeded")
     assert sorted(rerun[1:-1]) == [("0001-0008", "skipped"), ("0009-0016", "succeeded"),
-                                   ("0017-0024", "skipped")]
+                                   ("0017-0024", "skipped")] + [
+        (label, "skipped") for label in LEARNING_PARTS]
     qc_rerun = [(part, status) for stage, part, status, *_ in part_rows(out)[first_run:]
                 if stage == "qc"]
     assert qc_rerun[-1] == (None, "succeeded")

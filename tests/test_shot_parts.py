@@ -97,20 +97,32 @@ def _fills(fills) -> list[tuple[int, bytes | None, bytes | None]]:
              None if fill.unstable is None else fill.unstable.tobytes()) for fill in fills]
 
 
+@pytest.mark.parametrize("motion_block", [120, 8], ids=["one-motion-block", "motion-blocks"])
 @pytest.mark.parametrize("settings", [{}, {"regrain": True}], ids=["default", "regrain"])
 def test_classical_prepare_then_every_part_gives_the_fills_of_one_inpaint_bit_exact(
-        scene, tmp_path, settings):
-    from void_core.inpaint.classical import ClassicalInpainter
+        scene, tmp_path, settings, motion_block, monkeypatch):
+    from void_core.inpaint.classical import ClassicalInpainter, learning
 
+    monkeypatch.setattr(learning, "MOTION_BLOCK_FRAMES", motion_block)
     shot = _shot(scene.video, scene.mask)
     whole = ClassicalInpainter(**settings)
     expected = _fills(whole.inpaint(shot))
-    parts = ClassicalInpainter(**settings).prepare(shot, tmp_path / "parts", chunk_frames=8)
-    assert [(p.start, p.stop) for p in parts] == [(0, 8), (8, 15), (15, 22), (22, 30)]
-    assert all(part.after == () for part in parts)
+    work = tmp_path / "parts"
+    parts = ClassicalInpainter(**settings).prepare(shot, work, chunk_frames=8)
+    fills = [part for part in parts if part.writes]
+    assert [(p.start, p.stop) for p in fills] == [(0, 8), (8, 15), (15, 22), (22, 30)]
+    learners = [part for part in parts if not part.writes]
+    motion = [part for part in learners if part.label == "motion"]
+    assert len(motion) == -(-30 // motion_block) and all(part.after == () for part in motion)
+    assert [part.label for part in learners[len(motion):]] == ["sightings"] * 4 + ["canvas"]
+    assert all(part.after == (learners[-1].index,) for part in fills)
+    for part in reversed(motion):  # any order, each in an engine of its own (another worker)
+        ClassicalInpainter(**settings).learn_part(shot, work, part)
+    for part in learners[len(motion):]:
+        ClassicalInpainter(**settings).learn_part(shot, work, part)
     got = []
-    for part in reversed(parts):  # any order, each in an engine of its own (another worker)
-        got = _fills(ClassicalInpainter(**settings).fill_part(shot, tmp_path / "parts", part)) + got
+    for part in reversed(fills):
+        got = _fills(ClassicalInpainter(**settings).fill_part(shot, work, part)) + got
     assert got == expected
     assert any(display is not None for _, display, _ in got)
 
@@ -145,6 +157,8 @@ def test_even_parts_cover_the_shot_in_parts_no_longer_than_the_chunk(frames, chu
 # --- the pipeline: prepare, parts, finish ------------------------------------------------------
 
 LONG = 30  # frames of the pipeline's long shot; parts of 8 -> four parts
+LEARNING = ("motion-0001-0030", "sightings-0001-0008", "sightings-0009-0015",
+            "sightings-0016-0022", "sightings-0023-0030", "canvas-0001-0030")
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +225,8 @@ def test_a_long_shot_in_parts_writes_the_exrs_of_one_process_bit_exact(long_plan
     assert split.result.notes == one.result.notes
     assert split.report("inpaint").status == "succeeded" and split.parts is None
     inpaint_rows = [row for row in _stage_rows(tmp_path / "parts") if row[0] == "inpaint"]
-    assert inpaint_rows == [("inpaint", "prepare", "succeeded"),
+    assert inpaint_rows == [("inpaint", "prepare", "succeeded")] + [
+                            ("inpaint", label, "succeeded") for label in LEARNING] + [
                             ("inpaint", "0001-0008", "succeeded"),
                             ("inpaint", "0009-0015", "succeeded"),
                             ("inpaint", "0016-0022", "succeeded"),
@@ -237,8 +252,9 @@ def test_a_rerun_after_one_parts_exrs_are_deleted_redoes_only_that_part(long_pla
                  if p.stat().st_mtime_ns != stamps.get(p.name)}
     assert rewritten == {f"sh010.{number}.exr" for number in range(1009, 1016)}
     rows = _stage_rows(tmp_path / "out")
-    second_run = [row for row in rows[len(rows) - 6:]]
-    assert second_run == [("inpaint", "prepare", "skipped"),
+    second_run = [row for row in rows[len(rows) - 6 - len(LEARNING):]]
+    assert second_run == [("inpaint", "prepare", "skipped")] + [
+                          ("inpaint", label, "skipped") for label in LEARNING] + [
                           ("inpaint", "0001-0008", "skipped"),
                           ("inpaint", "0009-0015", "succeeded"),
                           ("inpaint", "0016-0022", "skipped"),
@@ -257,8 +273,36 @@ def test_a_rerun_after_one_parts_exrs_are_deleted_redoes_only_that_part(long_pla
     shown = CliRunner().invoke(app, ["lineage", "sh010", "--db",
                                      f"sqlite:///{tmp_path / 'out' / 'void-farm-lineage.db'}"])
     assert shown.exit_code == 0, shown.output
-    for part in ("prepare", "0001-0008", "0009-0015", "0016-0022", "0023-0030"):
+    for part in ("prepare", *LEARNING, "0001-0008", "0009-0015", "0016-0022", "0023-0030"):
         assert f"inpaint {part} #" in shown.output
+
+
+def test_a_rerun_after_a_learning_parts_file_is_deleted_redoes_only_that_part(long_plan,
+                                                                               tmp_path):
+    """A sightings block's file and a later part's EXRs deleted: the sightings part is redone
+    (same bytes), the canvas built from it is not (its file is intact), nor any other part."""
+    from void_core.pipeline import stages
+
+    settings = stages.RunSettings(run_id="r", cutlist="reel", out_root=tmp_path / "out",
+                                  chunk_frames=8)
+    stages.inpaint_in_parts(settings, _through_analysis(settings, long_plan))
+    before = _exr_bytes(tmp_path / "out")
+    learned = tmp_path / "out" / ".void-work" / "sh010" / "parts" / "learned"
+    block = learned / "sightings-0009-0015.npz"
+    saved = block.read_bytes()
+    stamps = {p.name: p.stat().st_mtime_ns for p in learned.iterdir()}
+    block.unlink()
+    for number in range(1016, 1023):  # the third frames part
+        (tmp_path / "out" / "sh010" / f"sh010.{number}.exr").unlink()
+
+    stages.inpaint_in_parts(settings, _through_analysis(settings, long_plan))
+    assert _exr_bytes(tmp_path / "out") == before
+    assert block.read_bytes() == saved
+    assert {p.name for p in learned.iterdir() if p.stat().st_mtime_ns != stamps.get(p.name)} \
+        == {block.name}
+    rows = _stage_rows(tmp_path / "out")
+    redone = {row[1] for row in rows[len(rows) - 6 - len(LEARNING):] if row[2] == "succeeded"}
+    assert redone == {"sightings-0009-0015", "0016-0022", None}
 
 
 def test_a_resident_inpaint_host_runs_the_prepare_and_parts_with_its_one_engine(long_plan,
@@ -273,11 +317,12 @@ def test_a_resident_inpaint_host_runs_the_prepare_and_parts_with_its_one_engine(
     built = []
     host.engine.prepare = _recording(host.engine.prepare, built, "prepare")
     host.engine.fill_part = _recording(host.engine.fill_part, built, "part")
+    host.engine.learn_part = _recording(host.engine.learn_part, built, "learn")
     prepared = host.run_step("inpaint_prepare", settings, state)
     done = [host.run_step("inpaint_part", settings, prepared, part.index)
             for part in prepared.parts.parts]
     finished = stages.inpaint_finish(settings, prepared, done)
-    assert built == ["prepare", "part", "part", "part"]
+    assert built == ["prepare"] + ["learn"] * 5 + ["part"] * 3  # motion, 3 sightings, canvas
     assert finished.report("inpaint").status == "succeeded" and finished.frames == LONG
     assert len(list((tmp_path / "out" / "sh010").glob("*.exr"))) == LONG
     assert host.stats()["shots_served"] == 1

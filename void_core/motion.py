@@ -7,6 +7,11 @@ that fits is kept. A shot's track maps every frame into the coordinates of frame
 space): `to_ref[i] @ (x, y, 1)` is where pixel (x, y) of frame i sits in frame 0's coordinates.
 A shot whose frames all stay within a quarter pixel of frame 0 is treated as locked off
 (exact identities), so a static camera's fill is not resampled.
+
+A long shot is measured in blocks (in parallel, by the classical engine's learning parts):
+block [a, c) starts a tracker of its own from frame a-1 (its keyframe, identity) and measures
+frames a..c-1 relative to it (`MotionTracker.local_track`); `chain_blocks` joins the blocks into
+the shot's track, global[t] = global[a-1] @ local[t], and applies the locked-off check to it.
 """
 
 from __future__ import annotations
@@ -203,6 +208,29 @@ class MotionTracker:
     def track(self) -> MotionTrack:
         """The chained track; a shot whose frames all stay within a quarter pixel of frame 0 is
         locked off, and gets exact identities."""
-        if all(is_still(h, self.width, self.height) for h in self._to_ref):
-            return MotionTrack(tuple(np.eye(3) for _ in self._to_ref))
-        return MotionTrack(tuple(self._to_ref))
+        return locked_off(self._to_ref, self.width, self.height)
+
+    def local_track(self, keyframe_given: bool) -> list[np.ndarray]:
+        """The frames' homographies into the first frame's coordinates, as measured (no
+        locked-off check); without the first frame when it was only the block's keyframe."""
+        return list(self._to_ref[1:] if keyframe_given else self._to_ref)
+
+
+def locked_off(to_ref: list[np.ndarray], width: int, height: int) -> MotionTrack:
+    """The track; exact identities when every frame stays within a quarter pixel of frame 0."""
+    if all(is_still(h, width, height) for h in to_ref):
+        return MotionTrack(tuple(np.eye(3) for _ in to_ref))
+    return MotionTrack(tuple(to_ref))
+
+
+def chain_blocks(blocks: list[list[np.ndarray]], width: int, height: int) -> MotionTrack:
+    """The shot's track from its blocks' local tracks, in order: the first block's relative to
+    frame 0, each later one's relative to the frame before the block."""
+    to_ref: list[np.ndarray] = []
+    for local in blocks:
+        if not to_ref:
+            to_ref.extend(local)
+        else:
+            base = to_ref[-1]
+            to_ref.extend(base @ homography for homography in local)
+    return locked_off(to_ref, width, height)

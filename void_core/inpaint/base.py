@@ -88,11 +88,13 @@ class ShotFrames:
 @dataclass(frozen=True)
 class ShotPart:
     """One piece of a shot's inpaint work that any worker can do: the fills of plate frames
-    [start, stop), in order.
+    [start, stop), in order; or, when it `writes` no frames, something the engine learns from
+    those frames for later parts (its files only, e.g. the classical engine's camera motion).
 
     `after` lists the parts whose files this one reads (e.g. a join of two model windows waits
     for both windows); parts with no `after` run in parallel. `label` is the engine's word for
-    the part ("frames", "window", "join"), shown in task names and lineage.
+    the part ("frames", "window", "join", "motion", "sightings", "canvas"), shown in task
+    names and lineage. The writing parts cover the shot once; learning parts lie inside it.
     """
 
     index: int
@@ -100,6 +102,7 @@ class ShotPart:
     stop: int
     after: tuple[int, ...] = ()
     label: str = "frames"
+    writes: bool = True  # False: a learning part (the engine's `learn_part`), no EXRs
 
     @property
     def frame_count(self) -> int:

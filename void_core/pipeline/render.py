@@ -219,8 +219,9 @@ def prepare_parts(request: ShotRequest, folder: Path, chunk_frames: int, *,
 
 
 def check_parts(parts: list[ShotPart], frame_count: int, engine_name: str) -> None:
-    """The parts cover frames [0, frame_count) once each, and wait only on earlier parts."""
-    covered = sorted((part.start, part.stop) for part in parts)
+    """The writing parts cover frames [0, frame_count) once each, learning parts lie inside
+    the shot, part labels are unique, and every part waits only on earlier parts."""
+    covered = sorted((part.start, part.stop) for part in parts if part.writes)
     ends = [0] + [stop for _, stop in covered]
     if [start for start, _ in covered] != ends[:-1] or ends[-1] != frame_count or \
             any(start >= stop for start, stop in covered):
@@ -228,6 +229,12 @@ def check_parts(parts: list[ShotPart], frame_count: int, engine_name: str) -> No
     for position, part in enumerate(parts):
         if part.index != position or any(not 0 <= other < position for other in part.after):
             raise RuntimeError(f"engine {engine_name}: part {part} is out of order")
+        if not 0 <= part.start < part.stop <= frame_count:
+            raise RuntimeError(f"engine {engine_name}: part {part} is outside the shot's "
+                               f"{frame_count} frames")
+    labels = [part_label(part) for part in parts]
+    if len(set(labels)) != len(labels):
+        raise RuntimeError(f"engine {engine_name}: parts share a label: {labels}")
 
 
 def read_parts(folder: Path) -> list[ShotPart]:
@@ -239,7 +246,9 @@ def render_part(request: ShotRequest, folder: Path, part: ShotPart,
                 on_progress: ProgressCallback | None = None, *,
                 engine: Inpainter | None = None) -> list[str]:
     """Frames [part.start, part.stop) through fill, refine and composite to their EXRs (the
-    same path and names as `process_shot`); the part's stats go to `folder`. Returns its notes."""
+    same path and names as `process_shot`); a learning part (`part.writes` False) runs the
+    engine's `learn_part` instead and writes work files only. The part's stats (and a learning
+    part's files) go to `folder`. Returns its notes."""
     started = time.perf_counter()
     plate, reader = open_checked(request)
     plan = json.loads((folder / naming.PARTS_PLAN).read_text())
@@ -249,15 +258,29 @@ def render_part(request: ShotRequest, folder: Path, part: ShotPart,
     timings = {"decode": 0.0, "fill": 0.0, "write": 0.0}
     shot = _shot_frames(plate, reader, boxes, Feather.for_width(plate.info.width), timings,
                         prompt=_prompt(request))
-    writer = _writer(request, plate, engine, timings)
-    fills = _render(plate, engine, refiner_for(request), shot, timings,
-                    lambda: engine.fill_part(shot, folder, part), part.start, part.stop)
-    _write_all(writer, fills, part.frame_count, on_progress)
+    files, values = [], {}
+    if part.writes:
+        writer = _writer(request, plate, engine, timings)
+        fills = _render(plate, engine, refiner_for(request), shot, timings,
+                        lambda: engine.fill_part(shot, folder, part), part.start, part.stop)
+        _write_all(writer, fills, part.frame_count, on_progress)
+        values = {str(number): astuple(counts) for number, counts in writer.values.frames.items()}
+    else:
+        clock = time.perf_counter()
+        files = [str(path) for path in engine.learn_part(shot, folder, part)]
+        timings["learn"] = time.perf_counter() - clock - timings["decode"]
     write_json(folder / naming.part_stats(part_label(part)), {
-        "stats": asdict(engine.stats), "timings": timings,
-        "seconds": time.perf_counter() - started,
-        "values": {str(number): astuple(values) for number, values in writer.values.frames.items()}})
+        "stats": asdict(engine.stats), "timings": timings, "files": files,
+        "seconds": time.perf_counter() - started, "values": values})
     return list(engine.stats.notes)
+
+
+def part_files(folder: Path, part: ShotPart) -> list[Path]:
+    """The work files a learning part wrote (from its stats file; none before it ran)."""
+    stats = folder / naming.part_stats(part_label(part))
+    if not stats.is_file():
+        return []
+    return [Path(path) for path in json.loads(stats.read_text()).get("files", [])]
 
 
 def finish_parts(request: ShotRequest, folder: Path, parts: list[ShotPart],

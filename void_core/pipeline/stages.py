@@ -41,8 +41,8 @@ from void_core.pipeline.record import (
     part_identity, record_assembled, recorded, reused_stage, shot_identity,
 )
 from void_core.pipeline.render import (
-    check_shot_name, finish_parts, inpainter_for, open_checked, prepare_parts, process_shot,
-    read_parts, refiner_for, render_part, validate_mask,
+    check_shot_name, finish_parts, inpainter_for, open_checked, part_files, prepare_parts,
+    process_shot, read_parts, refiner_for, render_part, validate_mask,
 )
 from void_core.pipeline.state import (
     ORCHESTRATOR_TASK_ID, PartReport, ProgressCallback, RunSettings, ShotInputs, ShotParts,
@@ -351,7 +351,8 @@ def inpaint_prepare(settings: RunSettings, state: ShotState, *, engine=None) -> 
 def inpaint_part(settings: RunSettings, state: ShotState, index: int, *, engine=None,
                  on_progress: ProgressCallback | None = None) -> PartReport:
     """A long shot's inpaint, one part (any worker, after `inpaint_prepare` and the parts in
-    its `after`): its frames' EXRs, skipped when lineage holds them intact."""
+    its `after`): its frames' EXRs, or a learning part's work files; skipped when lineage
+    holds them intact."""
     parts = state.parts
     part = parts.parts[index]
     label = part_label(part)
@@ -360,15 +361,19 @@ def inpaint_part(settings: RunSettings, state: ShotState, index: int, *, engine=
     identity = part_identity(parts.identity, label, start=part.start, stop=part.stop,
                              after=list(part.after), kind=part.label)
     first = parts.first_frame + part.start
-    frames = ("exr_sequence", naming.exr_pattern(settings.out_root, state.name), first,
-              first + part.frame_count - 1)
+    frames = [("exr_sequence", naming.exr_pattern(settings.out_root, state.name), first,
+               first + part.frame_count - 1)] if part.writes else []
 
     def run() -> list[str]:
         return render_part(request, parts.folder, part, on_progress, engine=instance)
 
+    def written() -> list[tuple]:  # a learning part's work files, so a rerun checks them
+        return [("work", path) for path in part_files(parts.folder, part)]
+
     report = recorded(settings, state, Stage.INPAINT, identity, (EngineKind.INPAINT, instance),
-                      run, artifacts=[frames, ("json", parts.folder / naming.part_stats(label))],
-                      settings_record={**parts.inputs, "part": asdict(part)}, part=label)
+                      run, artifacts=frames + [("json", parts.folder / naming.part_stats(label))],
+                      settings_record={**parts.inputs, "part": asdict(part)}, part=label,
+                      written=written)
     return PartReport(index, label, report)
 
 
@@ -408,7 +413,7 @@ def inpaint_in_parts(settings: RunSettings, state: ShotState, *, engine=None,
             if on_progress:
                 on_progress(offset + count, total)
         done.append(inpaint_part(settings, state, part.index, engine=engine, on_progress=progress))
-        before += part.frame_count
+        before += part.frame_count if part.writes else 0
     return inpaint_finish(settings, state, done)
 
 

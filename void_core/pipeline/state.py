@@ -204,8 +204,10 @@ class ShotParts:
 
 
 def part_label(part: ShotPart) -> str:
-    """`0001-0120`: the part's frames counted from 1 in the shot (task names, lineage)."""
-    return f"{part.start + 1:04d}-{part.stop:04d}"
+    """`0001-0120`: a writing part's frames counted from 1 in the shot (task names, lineage,
+    file names); a learning part's with its label before them: `motion-0001-0120`."""
+    frames = f"{part.start + 1:04d}-{part.stop:04d}"
+    return frames if part.writes else f"{part.label}-{frames}"
 
 
 @dataclass(frozen=True)

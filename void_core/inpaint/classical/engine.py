@@ -29,6 +29,10 @@ stable (`Fill.unstable` all False): nothing is invented per frame for a refiner 
 Memory: the canvas (at most `slots` float16 sightings per pixel of the union of edit regions in
 frame-0 space, fewer for very large regions) plus one frame at a time.
 
+Long shots in parts (`prepare`, `learn_part`, `fill_part`): passes 1 and 2 run as parallel
+learning parts (camera motion per block, sightings per block, then the canvas), pass 3 as fill
+parts; one process and parts give the same fills bit for bit (`learning`).
+
 Decodes: the shot is streamed twice, not three times, when the camera keeps the canvas inside a
 fixed region: the motion pass copies that region of every frame into a temporary file and the
 background pass reads it from there (`regions.py`; bit-identical, about 0.2 CPU-s a 4K frame
@@ -37,7 +41,6 @@ saved).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,17 +49,17 @@ import cv2
 import numpy as np
 
 from void_core import quadmask
-from void_core.atomic import write_atomically
 from void_core.composite import Box
 from void_core.engines import WithoutModels
-from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames, ShotPart, even_parts
+from void_core.inpaint.base import Fill, Frame, InpaintStats, ShotFrames, ShotPart
+from void_core.inpaint.classical import learning
 from void_core.inpaint.classical.blend import membrane
 from void_core.inpaint.classical.exposure import Exposure, fit_exposure
 from void_core.inpaint.classical.grain import grain_sigma, regrain
 from void_core.inpaint.classical.patchfill import fill_patches
 from void_core.inpaint.classical.regions import RegionCache
-from void_core.inpaint.classical.sightings import SightingBuffer
-from void_core.motion import MotionTrack, MotionTracker
+from void_core.inpaint.classical.sightings import SLOT_BYTES, SightingBuffer
+from void_core.motion import MotionTrack
 
 _SIGHTING_BYTES = 192 << 20  # sightings buffer budget; fewer slots per pixel on huge canvases
 _MIN_SLOTS = 6
@@ -72,7 +75,6 @@ _EXPOSURE_SAMPLES = 20_000  # pixels a fit needs at most (subsampled on a grid b
 # Bytes of raw crops the motion pass may keep (in a temporary file) for the background pass.
 _REGION_CACHE_BYTES = 8 << 30
 _REGION_SLACK = 8  # px of camera drift the kept region allows beyond a still camera's canvas
-LEARNED_FILE = "classical-learned.npz"  # prepare's passes 1-2, read by every part
 
 
 def _translation(dx: float, dy: float) -> np.ndarray:
@@ -99,7 +101,7 @@ class _Canvas:
 
 class ClassicalInpainter(WithoutModels):
     name = "classical"
-    version = "0.4.0"
+    version = "0.5.0"  # 0.5: sightings thinned by frame index, motion in 120-frame blocks
 
     def __init__(self, observations: int = 32, spatial_radius: int = 5, match_tone: bool = True,
                  regrain: bool = False, patch_size: int = 7, texture: float = 0.0):
@@ -131,29 +133,78 @@ class ClassicalInpainter(WithoutModels):
         canvas = self._learn(shot)
         yield from self._fill_frames(shot, shot.stream(), canvas)
 
-    # --- long shots in parts: passes 1-2 once, pass 3 per part ---------------------------
+    # --- long shots in parts: passes 1-2 as learning parts, pass 3 per part ----------------
 
     def prepare(self, shot: ShotFrames, work: Path, chunk_frames: int) -> list[ShotPart]:
-        """Passes 1 and 2 over the whole shot, saved to `work` (track, canvas, grain); the
-        parts are even ranges of at most `chunk_frames` frames, independent of each other."""
-        canvas = self._learn(shot)
+        """Cheap (no pass): the learning parts, then the fill parts, even ranges of at most
+        `chunk_frames` frames that wait for the canvas (`learning`)."""
         work.mkdir(parents=True, exist_ok=True)
-        _save_learned(work / LEARNED_FILE, self.track, self.grain, canvas)
-        return even_parts(shot.frame_count, chunk_frames)
+        return learning.plan_parts(shot, work, chunk_frames)
+
+    def learn_part(self, shot: ShotFrames, work: Path, part: ShotPart) -> list[Path]:
+        """A part that writes no frames (motion, sightings or canvas): its work files, each
+        written atomically; returns their paths."""
+        if part.label == learning.MOTION:
+            return [learning.learn_motion(shot, work, part)]
+        if part.label == learning.SIGHTINGS:
+            return [self._learn_sightings(shot, work, part)]
+        if part.label == learning.CANVAS:
+            return [self._learn_canvas(shot, work)]
+        raise ValueError(f"classical has no learning part {part.label!r}")
 
     def fill_part(self, shot: ShotFrames, work: Path, part: ShotPart) -> Iterator[Fill]:
-        """Pass 3 over frames [part.start, part.stop), from what `prepare` saved."""
-        self.track, self.grain, canvas = _load_learned(work / LEARNED_FILE)
+        """Pass 3 over frames [part.start, part.stop), from the canvas part's file."""
+        if learning.nothing_to_remove(shot):
+            self.track, self.grain, canvas = None, None, None
+        else:
+            self.track, self.grain, canvas = _load_learned(learning.learned_file(work))
         yield from self._fill_frames(shot, shot.stream(part.start, part.stop), canvas)
 
     def _learn(self, shot: ShotFrames) -> _Canvas | None:
         """Passes 1 and 2 (nothing when no frame has anything to remove)."""
         self.track, self.grain = None, None
-        if all(box.empty for box in shot.boxes):
+        if learning.nothing_to_remove(shot):
             return None
         cache = self._region_cache(shot)
         self.track = self._measure_motion(shot, cache)
         return self._background(shot, self.track, cache)
+
+    def _learn_sightings(self, shot: ShotFrames, work: Path, part: ShotPart) -> Path:
+        """Frames [start, stop)'s sightings in a buffer of their own, their affected pixels and
+        grain samples, on the canvas of the whole shot's track."""
+        track, _ = learning.load_track(shot, work)
+        extent = self._canvas_extent(shot, track)
+        sightings = SightingBuffer(_extent_shape(extent), self._slots(extent))
+        affected = np.zeros(sightings.shape, bool)
+        grain = []
+        for frame in shot.stream(part.start, part.stop):
+            sigma = self._add_sightings(shot, track, frame, extent, sightings, affected)
+            if sigma is not None:
+                grain.append(sigma)
+        path = learning.part_file(work, learning.SIGHTINGS, part.start, part.stop)
+        learning.save_sightings(path, sightings, affected, grain)
+        return path
+
+    def _learn_canvas(self, shot: ShotFrames, work: Path) -> Path:
+        """The sightings blocks merged in order (one in memory at a time), the background
+        estimated and completed: the file every fill part reads."""
+        self.track, untracked = learning.load_track(shot, work)
+        if untracked:
+            self.stats.notes.append(learning.untracked_note(untracked))
+        extent = self._canvas_extent(shot, self.track)
+        sightings = SightingBuffer(_extent_shape(extent), self._slots(extent))
+        affected = np.zeros(sightings.shape, bool)
+        grain = []
+        for path in learning.sightings_files(work):
+            block, block_affected, block_grain = learning.load_sightings(path)
+            sightings.merge(block)
+            affected |= block_affected
+            grain += block_grain
+            del block
+        canvas = self._canvas(shot, extent, sightings, affected, grain)
+        path = learning.learned_file(work)
+        _save_learned(path, self.track, self.grain, canvas)
+        return path
 
     def _fill_frames(self, shot: ShotFrames, frames: Iterator[Frame],
                      canvas: _Canvas | None) -> Iterator[Fill]:
@@ -168,25 +219,19 @@ class ClassicalInpainter(WithoutModels):
     # --- pass 1: camera motion ---------------------------------------------------------
 
     def _measure_motion(self, shot: ShotFrames, keep: RegionCache | None = None) -> MotionTrack:
-        """The camera track; each frame's `keep` region is copied on the way (see `regions`)."""
-        tracker = MotionTracker(shot.width, shot.height)
-        size = tracker.analysis_size()
-        grow = int(np.ceil((shot.feather.band + 4) * tracker.scale))
-        for frame in shot.stream():
-            if keep is not None:
-                keep.keep(frame)
-            # Downscale first: the tracker works at analysis size anyway.
-            raw = frame.raw.astype(np.float32) if frame.raw.dtype == np.float16 else frame.raw
-            small = shot.to_display(cv2.resize(raw, size, interpolation=cv2.INTER_AREA))
-            edit = cv2.resize(quadmask.to_edit(frame.quad).astype(np.uint8), size,
-                              interpolation=cv2.INTER_AREA) > 0
-            background = ~quadmask.dilate(edit, grow) if edit.any() else np.ones_like(edit)
-            tracker.add(small, background)
-        if tracker.untracked_frames:
-            self.stats.notes.append(
-                f"camera motion could not be measured on {tracker.untracked_frames} frame(s); "
-                "assumed still")
-        return tracker.track()
+        """The camera track, in the motion parts' blocks; each frame's `keep` region is copied
+        on the way (see `regions`)."""
+
+        def frames() -> Iterator[Frame]:
+            for frame in shot.stream():
+                if keep is not None:
+                    keep.keep(frame)
+                yield frame
+
+        track, untracked = learning.track_in_blocks(shot, frames())
+        if untracked:
+            self.stats.notes.append(learning.untracked_note(untracked))
+        return track
 
     def _region_cache(self, shot: ShotFrames) -> RegionCache:
         """Where a still camera's background pass reads, grown by `_REGION_SLACK`, if affordable."""
@@ -218,7 +263,7 @@ class ClassicalInpainter(WithoutModels):
 
     def _slots(self, extent: Box) -> int:
         area = (extent.y1 - extent.y0) * (extent.x1 - extent.x0)
-        affordable = _SIGHTING_BYTES // max(1, area * 3 * 2)
+        affordable = _SIGHTING_BYTES // max(1, area * SLOT_BYTES)
         slots = int(np.clip(affordable, _MIN_SLOTS, max(self.observations, _MIN_SLOTS)))
         return slots - slots % 2
 
@@ -227,9 +272,8 @@ class ClassicalInpainter(WithoutModels):
         extent = self._canvas_extent(shot, track)
         if extent is None:
             return None
-        h, w = extent.y1 - extent.y0, extent.x1 - extent.x0
-        sightings = SightingBuffer((h, w), self._slots(extent))
-        affected = np.zeros((h, w), bool)
+        sightings = SightingBuffer(_extent_shape(extent), self._slots(extent))
+        affected = np.zeros(sightings.shape, bool)
         grain = []
         frames, origin = self._background_frames(shot, track, extent, cache)
         for frame in frames:
@@ -238,14 +282,16 @@ class ClassicalInpainter(WithoutModels):
                 grain.append(sigma)
         if cache is not None:
             cache.release()
+        return self._canvas(shot, extent, sightings, affected, grain)
+
+    def _canvas(self, shot: ShotFrames, extent: Box, sightings: SightingBuffer,
+                affected: np.ndarray, grain: list[np.ndarray]) -> _Canvas:
+        """The background from every frame's sightings, completed where no frame saw it."""
         self.grain = np.median(grain, axis=0) if grain else None
         seen = sightings.kept > 0
         affected = quadmask.dilate(affected, shot.feather.band) if affected.any() else affected
         background = sightings.estimate(_CHANGE, affected)
-        del sightings
-        if not seen.any():
-            return _Canvas(extent.x0, extent.y0, background, seen)
-        if not seen.all():
+        if seen.any() and not seen.all():
             background = self._complete(background, seen)
         return _Canvas(extent.x0, extent.y0, background, seen)
 
@@ -316,7 +362,7 @@ class ClassicalInpainter(WithoutModels):
             warped_valid = cv2.erode(warped_valid.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
             affected |= cv2.warpPerspective(touched.astype(np.uint8), to_canvas, (w, h),
                                             flags=cv2.INTER_NEAREST) > 0
-        sightings.add(seen, warped_valid)
+        sightings.add(seen, warped_valid, frame.index)
         if not self.regrain or frame.index % max(1, shot.frame_count // _GRAIN_SAMPLES):
             return None
         return grain_sigma(pixels, visible)
@@ -442,6 +488,10 @@ def _canvas_margin(height: float, width: float) -> int:
     return int(np.clip(0.25 * max(height, width), 16, 256))
 
 
+def _extent_shape(extent: Box) -> tuple[int, int]:
+    return extent.y1 - extent.y0, extent.x1 - extent.x0
+
+
 def _local(box: Box, origin: tuple[int, int]) -> tuple[slice, slice]:
     """`box` (plate coordinates) as slices of an array whose pixel (0, 0) is at `origin`."""
     oy, ox = origin
@@ -486,9 +536,7 @@ def _save_learned(path: Path, track: MotionTrack | None, grain: np.ndarray | Non
     if canvas is not None:
         arrays.update(origin=np.array([canvas.x0, canvas.y0]), background=canvas.background,
                       seen=canvas.seen)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    write_atomically(path, buffer.getvalue())
+    learning.save_arrays(path, **arrays)
 
 
 def _load_learned(path: Path) -> tuple[MotionTrack | None, np.ndarray | None, _Canvas | None]:
