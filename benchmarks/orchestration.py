@@ -19,10 +19,13 @@ orchestration with no work at all.
 The long-shot case: one shot of `--long-frames` frames (the panning scene with a shadow, its
 quadmask given, so the shot is ingest -> inpaint -> qc) through the flow on the same Ray with 1
 and with 2 CPUs, start-up excluded (Ray and its workers are warm from the runs above). The
-classical engine splits it into parts of `--chunk-frames`: `inpaint prepare` (passes 1-2, the
-whole shot), the parts side by side, `inpaint finish`. The table gives the shot's wall time,
-the inpaint stage's wall time (prepare start to finish end, from lineage) and the speed-up of 2
-CPUs over 1.
+classical engine splits it into parts of `--chunk-frames`: `inpaint prepare` (the plan), the
+learning parts (camera motion per block, background sightings per block, the canvas that merges
+them), the frames parts, `inpaint finish`; then the QC as `qc prepare`, one part per range
+(preview segment, sheet and strip rows) and `qc finish` (segments joined). The table gives the
+shot's wall time, the inpaint's and the QC's wall times (first start to last end, from lineage),
+the tasks and the speed-up of 2 CPUs over 1; below it, the 1-CPU run's seconds by step and the
+Amdahl bound its serial steps leave for 2 CPUs.
 """
 
 from __future__ import annotations
@@ -144,9 +147,10 @@ def make_long_shot(root: Path, width: int, height: int, frames: int,
     return write_synthetic_cutlist([scene], root / f"bench_{name}.otio", clip_names=["sh100"])
 
 
-def inpaint_wall(out: Path) -> tuple[float, int, float, float]:
-    """From lineage: (seconds from the inpaint stage's first start to its last finish, its
-    parts, prepare's seconds, the parts' seconds summed)."""
+def step_times(out: Path) -> dict:
+    """From lineage: per stage (inpaint, qc), its wall seconds (first start to last end) and
+    task count, and the seconds of every step by kind (prepare, motion, sightings, canvas,
+    frames for the inpaint; parts for the qc)."""
     from datetime import datetime
 
     import sqlalchemy as sa
@@ -154,15 +158,36 @@ def inpaint_wall(out: Path) -> tuple[float, int, float, float]:
     engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
     with engine.connect() as connection:
         rows = connection.execute(sa.text(
-            "SELECT started, finished, part, seconds FROM stage_run "
-            "WHERE stage = 'inpaint'")).all()
+            "SELECT stage, started, finished, part, seconds FROM stage_run "
+            "WHERE stage IN ('inpaint', 'qc')")).all()
     engine.dispose()
-    started = [datetime.fromisoformat(str(row[0])) for row in rows]
-    finished = [datetime.fromisoformat(str(row[1])) for row in rows]
-    parts = [row for row in rows if row[2] not in (None, "prepare")]
-    prepare = sum(row[3] or 0.0 for row in rows if row[2] == "prepare")
-    return ((max(finished) - min(started)).total_seconds(), len(parts), prepare,
-            sum(row[3] or 0.0 for row in parts))
+    times: dict = {}
+    for stage in ("inpaint", "qc"):
+        mine = [row for row in rows if row[0] == stage]
+        started = min(datetime.fromisoformat(str(row[1])) for row in mine)
+        finished = max(datetime.fromisoformat(str(row[2])) for row in mine)
+        steps: dict = {}
+        for _, _, _, part, seconds in mine:
+            if part is None:
+                continue  # the finish's record of the whole: the parts' seconds summed
+            kind = _step_kind(stage, part)
+            steps[kind] = steps.get(kind, 0.0) + (seconds or 0.0)
+        times[stage] = {"wall": (finished - started).total_seconds(), "tasks": len(mine),
+                        "steps": steps}
+    return times
+
+
+def _step_kind(stage: str, part: str) -> str:
+    if part == "prepare":
+        return f"{stage} prepare"
+    label = part.split("-")[0]
+    if stage == "qc" or label.isdigit():
+        return f"{stage} parts" if stage == "qc" else "inpaint frames"
+    return f"inpaint {label}"
+
+
+# Steps that run alone (the finishes are not in lineage apart: well under a second each).
+SERIAL_STEPS = ("inpaint prepare", "inpaint canvas", "qc prepare")
 
 
 def empty_task_round_trip(cpus: int, count: int = 30) -> float:
@@ -226,8 +251,8 @@ def main() -> None:
             long_out = root / f"out_long{cpus}"
             long_seconds, long_summary = flow_run(long_cut, long_out, cpus,
                                                   chunk_frames=args.chunk_frames)
-            long_rows.append((cpus, long_seconds, *inpaint_wall(long_out),
-                              long_summary.get("succeeded", 0), _stage_seconds(long_summary)))
+            long_rows.append((cpus, long_seconds, step_times(long_out),
+                              long_summary.get("succeeded", 0)))
         if cpus == 1:
             per_task = empty_task_round_trip(cpus)
         ray.shutdown()
@@ -257,28 +282,29 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _stage_seconds(summary: dict) -> dict:
-    shots = summary.get("shots") or [{}]
-    return shots[0].get("stage_seconds", {})
-
-
 def print_long_shot(rows: list, args) -> None:
     print(f"\nlong shot: 1 shot of {args.long_frames} frames {args.width}x{args.height} (pan, "
           f"quadmask given), classical, parts of {args.chunk_frames or 'the default 120'} frames; "
           f"load average at the end {os.getloadavg()[0]:.1f} (1 min)")
-    print("\n| Ray CPUs | shot wall s | inpaint wall s | parts | prepare s | parts work s | "
-          "qc s | speed-up (shot) | speed-up (inpaint) | ok |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    base_shot, base_inpaint = rows[0][1], rows[0][2]
-    for cpus, shot, inpaint, parts, prepare, parts_work, ok, stage in rows:
-        print(f"| {cpus} | {shot:.1f} | {inpaint:.1f} | {parts} | {prepare:.1f} | "
-              f"{parts_work:.1f} | {stage.get('qc', 0):.1f} | {base_shot / shot:.2f}x | "
-              f"{base_inpaint / inpaint:.2f}x | {ok} |")
-    prepare, parts_work = rows[0][4], rows[0][5]
-    if prepare + parts_work:
-        bound = (prepare + parts_work) / (prepare + parts_work / 2)
-        print(f"\nprepare (passes 1-2 over the whole shot) runs once, before the parts: with 2 "
-              f"CPUs the inpaint can be at most {bound:.2f}x faster (Amdahl, 1-CPU times)")
+    print("\n| Ray CPUs | shot wall s | inpaint wall s | qc wall s | tasks | speed-up (shot) | "
+          "speed-up (inpaint) | speed-up (qc) | ok |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    base_shot, base = rows[0][1], rows[0][2]
+    for cpus, shot, times, ok in rows:
+        tasks = times["inpaint"]["tasks"] + times["qc"]["tasks"]
+        print(f"| {cpus} | {shot:.1f} | {times['inpaint']['wall']:.1f} | "
+              f"{times['qc']['wall']:.1f} | {tasks} | {base_shot / shot:.2f}x | "
+              f"{base['inpaint']['wall'] / times['inpaint']['wall']:.2f}x | "
+              f"{base['qc']['wall'] / times['qc']['wall']:.2f}x | {ok} |")
+    steps = {**base["inpaint"]["steps"], **base["qc"]["steps"]}
+    print("\n1-CPU run, seconds by step (summed over its tasks): " + ", ".join(
+        f"{kind} {seconds:.1f}" for kind, seconds in steps.items()))
+    serial = sum(seconds for kind, seconds in steps.items() if kind in SERIAL_STEPS)
+    parallel = sum(steps.values()) - serial
+    if serial + parallel:
+        print(f"serial steps {serial:.1f} s, the rest {parallel:.1f} s: with 2 CPUs the inpaint "
+              f"and QC can be at most {(serial + parallel) / (serial + parallel / 2):.2f}x faster "
+              "(Amdahl, 1-CPU times)")
 
 
 if __name__ == "__main__":
