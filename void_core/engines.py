@@ -99,12 +99,15 @@ class PartedInpainter(Inpainter, Protocol):
     """An inpainter that splits a long shot into parts that run on any worker (declared with
     `splits_shots=True` in the table).
 
-    `prepare` does what must see the whole shot once (camera motion, background model, the
-    model's crop and windows) and writes it as files under `work`; it returns the parts, none
-    longer than about `chunk_frames` frames. `fill_part` yields the `Fill`s of frames
-    [part.start, part.stop) in order, reading only files (from `prepare` and from the parts in
-    `part.after`), so the parts of one shot may run in different processes on different nodes.
-    Running `prepare` then every part gives the same fills as `inpaint` (a test pins it)."""
+    `prepare` plans the shot's parts and writes what they share as files under `work` (the
+    model's crop and windows; for classical, only the plan); it returns the parts, none
+    longer than about `chunk_frames` frames. A part that writes frames has `fill_part` yield
+    the `Fill`s of frames [part.start, part.stop) in order; a part that writes none
+    (`ShotPart.writes` False: classical's camera motion, sightings and canvas, which must see
+    the whole shot before any frame is filled) has `learn_part(shot, work, part)` write its
+    files. Both read only files (from `prepare` and from the parts in `part.after`), so the
+    parts of one shot may run in different processes on different nodes. Running `prepare`
+    then every part gives the same fills as `inpaint` (a test pins it)."""
 
     def prepare(self, shot: ShotFrames, work: Path, chunk_frames: int) -> list[ShotPart]: ...
 
