@@ -36,3 +36,11 @@ def test_the_preview_encoder_starts_the_budgeted_threads(tmp_path):
     with av.open(str(path)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 4
 
+
+
+def test_spare_threads_only_beyond_one_cpu():
+    assert cpus.spare_threads()  # outside a farm task
+    cpus.keep_to(1)
+    assert not cpus.spare_threads()
+    cpus.keep_to(2)
+    assert cpus.spare_threads()

@@ -370,3 +370,63 @@ def test_void_in_parts_through_the_pipeline_writes_the_exrs_of_one_process(tmp_p
     assert joins and all(part.label == "join" for part in joins)  # waited on two windows
     rows = [row for row in _stage_rows(tmp_path / "parts") if row[0] == "inpaint"]
     assert [row[1] for row in rows] == ["prepare"] + [part_label(p) for p in parts] + [None]
+
+    # Lineage keeps each window's overlap files with its part: one gone, with the frames of the
+    # join that reads it, the window is redone before the join.
+    work = tmp_path / "parts" / ".void-work" / "sh010" / "parts"
+    recorded = _work_artifacts(tmp_path / "parts")
+    windows = [part for part in parts if part.label == "window"]
+    for window in windows:
+        saved = sorted(path.name for path in work.glob(f"window-{window.index:03d}.overlap-*.npy"))
+        assert saved and recorded[part_label(window)] == saved
+    assert all(not recorded.get(part_label(join)) for join in joins)
+    lost = work / f"window-{windows[0].index:03d}.overlap-{windows[1].index:03d}.npy"
+    lost.unlink()
+    join = next(part for part in joins if part.after == (windows[0].index, windows[1].index))
+    for index in range(join.start, join.stop):
+        (tmp_path / "parts" / "sh010" / f"sh010.{1001 + index}.exr").unlink()
+    before = len(_stage_rows(tmp_path / "parts"))
+    stages.run_shot(parted, plan)
+    assert lost.is_file()
+    again = [row for row in _stage_rows(tmp_path / "parts")[before:] if row[0] == "inpaint"]
+    assert {row[1] for row in again if row[2] == "succeeded"} == \
+        {part_label(windows[0]), part_label(join), None}
+    assert _exr_bytes(tmp_path / "parts") == _exr_bytes(tmp_path / "whole")
+
+
+def _work_artifacts(out: Path) -> dict[str, list[str]]:
+    """Part label -> the names of the work files lineage recorded for it."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT stage_run.part, artifact.path_pattern FROM artifact JOIN stage_run "
+            "ON artifact.stage_run_id = stage_run.id WHERE artifact.kind = 'work'")).all()
+    engine.dispose()
+    found: dict[str, list[str]] = {}
+    for part, path in rows:
+        found.setdefault(part, []).append(Path(path).name)
+    return {part: sorted(names) for part, names in found.items()}
+
+
+def test_a_stream_held_to_one_cpu_decodes_on_its_own_thread_and_gives_the_same_frames(tmp_path):
+    """A farm task given one CPU (`void_core.cpus`) decodes inline, not a thread ahead."""
+    import threading
+
+    from void_core import cpus
+
+    shot = _video_shot(tmp_path)
+    ahead = [(frame.index, "void-decode" in {t.name for t in threading.enumerate()})
+             for frame in shot.stream(0, 10)]
+    cpus.keep_to(1)
+    try:
+        inline = [(frame.index, "void-decode" in {t.name for t in threading.enumerate()})
+                  for frame in shot.stream(0, 10)]
+        raws = [frame.raw for frame in shot.stream(0, 10)]
+    finally:
+        cpus.keep_to(None)
+    assert all(running for _, running in ahead) and not any(running for _, running in inline)
+    assert [index for index, _ in inline] == list(range(10))
+    for got, frame in zip(raws, shot.stream(0, 10)):
+        np.testing.assert_array_equal(got, frame.raw)

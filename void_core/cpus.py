@@ -1,10 +1,12 @@
 """How many CPUs this process's work may use.
 
 A farm task reserves CPUs (Ray's `num_cpus`); the libraries under it start threads of their own
-(OpenCV's parallel loops, x264 and FFmpeg's frame threads) sized to the whole machine. On a
-node running one task per reserved CPU that oversubscribes every core, and a task given one CPU
-quietly takes several. The task layer calls `keep_to(n)` with the task's reservation; the video
-reader and writer ask `thread_count()`. Outside a farm task nothing is limited.
+(OpenCV's parallel loops, x264 and FFmpeg's frame threads) sized to the whole machine, and the
+shot renderer overlaps decoding and EXR writing with the fill on threads of its own. On a node
+running one task per reserved CPU that oversubscribes every core, and a task given one CPU
+quietly takes one and a half or more. The task layer calls `keep_to(n)` with the task's
+reservation; the video reader and writer ask `thread_count()`, the renderer `spare_threads()`.
+Outside a farm task nothing is limited.
 """
 
 from __future__ import annotations
@@ -28,3 +30,8 @@ def keep_to(cpus: float | None) -> None:
 def thread_count() -> int:
     """Threads a codec may start: the budget, else 0 (FFmpeg's choice: every core)."""
     return _budget or 0
+
+
+def spare_threads() -> bool:
+    """Whether work may overlap on threads beside the one doing it (more than one CPU)."""
+    return _budget is None or _budget > 1

@@ -27,6 +27,7 @@ import void_core
 from void_core import naming, quadmask
 from void_core.atomic import write_atomically
 from void_core.composite import Box, Feather, edit_box, paste
+from void_core.cpus import spare_threads
 from void_core.digests import file_digest
 from void_core.engines import Inpainter, entry, shared_engine
 from void_core.errors import InputError, MaskError
@@ -247,8 +248,9 @@ def render_part(request: ShotRequest, folder: Path, part: ShotPart,
                 engine: Inpainter | None = None) -> list[str]:
     """Frames [part.start, part.stop) through fill, refine and composite to their EXRs (the
     same path and names as `process_shot`); a learning part (`part.writes` False) runs the
-    engine's `learn_part` instead and writes work files only. The part's stats (and a learning
-    part's files) go to `folder`. Returns its notes."""
+    engine's `learn_part` instead and writes work files only. The part's stats go to `folder`,
+    with the work files it wrote for later parts (a learning part's; a frames part's from the
+    engine's optional `written_files(work, part)`). Returns its notes."""
     started = time.perf_counter()
     plate, reader = open_checked(request)
     plan = json.loads((folder / naming.PARTS_PLAN).read_text())
@@ -265,6 +267,8 @@ def render_part(request: ShotRequest, folder: Path, part: ShotPart,
                         lambda: engine.fill_part(shot, folder, part), part.start, part.stop)
         _write_all(writer, fills, part.frame_count, on_progress)
         values = {str(number): astuple(counts) for number, counts in writer.values.frames.items()}
+        handed_on = getattr(engine, "written_files", None)  # e.g. VOID's window overlaps
+        files = [str(path) for path in handed_on(folder, part)] if handed_on else []
     else:
         clock = time.perf_counter()
         files = [str(path) for path in engine.learn_part(shot, folder, part)]
@@ -276,7 +280,7 @@ def render_part(request: ShotRequest, folder: Path, part: ShotPart,
 
 
 def part_files(folder: Path, part: ShotPart) -> list[Path]:
-    """The work files a learning part wrote (from its stats file; none before it ran)."""
+    """The work files a part wrote for later parts (from its stats file; none before it ran)."""
     stats = folder / naming.part_stats(part_label(part))
     if not stats.is_file():
         return []
@@ -364,7 +368,7 @@ def _shot_frames(plate: Plate, reader: QuadmaskReader, boxes: tuple[Box, ...], f
                 yield Frame(index, raw, quad)
                 clock = time.perf_counter()
 
-        return _background(decoded())
+        return _background(decoded()) if spare_threads() else decoded()
 
     return ShotFrames(width=plate.info.width, height=plate.info.height,
                       frame_count=plate.info.frame_count, boxes=boxes, feather=feather,
@@ -421,7 +425,12 @@ class _FrameWriter:
         self.out_dir, self.name, self.first_frame = out_dir, name, first_frame
         self.plate, self.attributes, self.compression = plate, attributes, compression
         self.timings = timings
-        self._pool = cf.ThreadPoolExecutor(max_workers=2, thread_name_prefix="void-exr")
+        # Writes overlap the next frame's fill on two threads; a task held to one CPU
+        # (`void_core.cpus`) writes each frame before it goes on.
+        overlap = spare_threads()
+        self._pool = cf.ThreadPoolExecutor(max_workers=2 if overlap else 1,
+                                           thread_name_prefix="void-exr")
+        self._most_inflight = 3 if overlap else 0
         self._inflight: deque[cf.Future] = deque()
         self._done = 0
         self.values = ShotValues()
@@ -430,9 +439,9 @@ class _FrameWriter:
         return naming.exr_frame(self.out_dir, self.name, self.first_frame + index)
 
     def submit(self, frame: Frame, rgb: np.ndarray) -> None:
-        while len(self._inflight) >= 3:
-            self._wait_one()
         self._inflight.append(self._pool.submit(self._write, frame, rgb))
+        while len(self._inflight) > self._most_inflight:
+            self._wait_one()
 
     def _write(self, frame: Frame, rgb: np.ndarray) -> None:
         clock = time.perf_counter()

@@ -367,7 +367,7 @@ def inpaint_part(settings: RunSettings, state: ShotState, index: int, *, engine=
     def run() -> list[str]:
         return render_part(request, parts.folder, part, on_progress, engine=instance)
 
-    def written() -> list[tuple]:  # a learning part's work files, so a rerun checks them
+    def written() -> list[tuple]:  # files later parts read, so a rerun checks them too
         return [("work", path) for path in part_files(parts.folder, part)]
 
     report = recorded(settings, state, Stage.INPAINT, identity, (EngineKind.INPAINT, instance),

@@ -25,15 +25,12 @@ pass-2 hook as in one process), saves its output over each overlap with k - 1 an
 overlap (after windows k and k + 1, no model) cross-fades the two saved outputs with
 `chunk_weights` and yields the overlap's plate frames. Each part reads only its plate frames
 (`shot.stream(start, stop)`). The fills equal `inpaint`'s bit for bit (`tests/test_void_parts.py`).
-Prompt embeddings are recomputed per window (cached per engine): an encode is milliseconds
-beside a chunk's denoising, and a prepare that stored them would have to load the text encoder.
+Lineage keeps a window's overlap files with its part (`written_files`). Prompt embeddings are
+recomputed per window (an encode is milliseconds beside a chunk's denoising).
 
-Models load lazily, once per engine instance, and stay for every later shot (`load_count`):
-an engine host (one per GPU worker) serves a whole run with one load.
-
-Text: the shot's `bg` prompt (prompt.json) through T5, or precomputed embeddings (`text.py`).
-The engine reads the prompt and plate frame rate from `ShotFrames.prompt` / `ShotFrames.rate`
-when the shot runner provides them, else from the `prompt` / `plate_fps` settings.
+Models load lazily, once per engine instance, and stay for every later shot (`load_count`).
+Text: the shot's `bg` prompt (prompt.json) through T5, or precomputed embeddings (`text.py`),
+from `ShotFrames.prompt` / `ShotFrames.rate` when given, else the `prompt` / `plate_fps` settings.
 
 Pass-2 hook: `pass2` is an optional callable run on every chunk right after pass 1, at model
 size, before the chunks are blended. It gets a `Pass2Request` (the chunk's model-size frames,
@@ -67,16 +64,8 @@ from void_core.inpaint.void.check import (
 from void_core.inpaint.void.load import load_void_models
 from void_core.inpaint.void.offload import MEMORY_MODES, place
 from void_core.inpaint.void.parts import (
-    JOIN,
-    frame_parts,
-    load_overlap,
-    overlap_frames,
-    part_model_frames,
-    read_plan,
-    save_overlap,
-    window_parts,
-    write_plan,
-)
+    JOIN, WINDOW, frame_parts, load_overlap, overlap_frames, part_model_frames, read_plan,
+    save_overlap, window_overlaps, window_parts, write_plan)
 from void_core.inpaint.void.pipeline import decode_latents, run_pass1
 from void_core.inpaint.void.planning import (
     parse_rate,
@@ -286,6 +275,10 @@ class VoidInpainter:
         self.stats.notes.append(f"void: {part.label} part {part.index}, model frames "
                                 f"[{span.start}, {span.stop}) of {plan.frames.model_frames}")
         yield from self._fills(shot, plan, outputs, shot.stream(part.start, part.stop))
+
+    def written_files(self, work: Path, part: ShotPart) -> list[Path]:
+        """A window part's saved overlaps (lineage keeps them with the part)."""
+        return window_overlaps(work, part.index) if part.label == WINDOW else []
 
     def _plan_settings(self) -> dict:
         """What a plan follows from: parts must run with the settings that planned them."""

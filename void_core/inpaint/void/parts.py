@@ -140,6 +140,11 @@ def overlap_path(work: Path, k: int, j: int) -> Path:
     return Path(work) / f"window-{k:03d}.overlap-{j:03d}.npy"
 
 
+def window_overlaps(work: Path, k: int) -> list[Path]:
+    """The overlaps window k has saved, with either neighbour."""
+    return sorted(Path(work).glob(f"window-{k:03d}.overlap-*.npy"))
+
+
 def save_overlap(work: Path, k: int, j: int, output: np.ndarray) -> Path:
     """Chunk k's model output over its overlap with chunk j, float32."""
     buffer = io.BytesIO()
