@@ -40,6 +40,9 @@ from pathlib import Path
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# A fresh PREFECT_HOME migrates its database on the first flow: about 20 s here, Prefect's
+# default patience for its embedded API.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="void-farm-bench-prefect-"))
 
 
