@@ -221,3 +221,33 @@ def db_url(request, tmp_path):
     yield f"{PG_URL}?options=-csearch_path%3D{schema}"
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def lineage_rows(out: Path, query: str) -> list[tuple]:
+    """The rows of `query` on OUT's SQLite lineage database."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text(query)).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+LONG_SHOT_FRAMES = 30  # the pipeline's long shot; parts of 8 -> four parts
+
+
+@pytest.fixture(scope="module")
+def long_plan(tmp_path_factory):
+    """A 30-frame panning shot with a shadow and its quadmask, planned from a cut list."""
+    from void_core.cutlist import read_cutlist
+    from void_core.pipeline import stages
+    from void_core.synth import SceneSpec, write_scene
+    from void_core.synth.cutlist import write_synthetic_cutlist
+
+    root = tmp_path_factory.mktemp("long")
+    scene = write_scene(SceneSpec(name="sh010", width=96, height=64, frames=LONG_SHOT_FRAMES,
+                                  camera="pan", shadow=True, seed=2), root / "sh010",
+                        mask_name="ground_truth_mask.mp4")
+    cut = read_cutlist(write_synthetic_cutlist([scene], root / "reel.otio"))
+    return stages.ShotPlan.from_spec(cut.shots[0])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from conftest import encode_mask
+from conftest import encode_mask, lineage_rows
 from flows.cli import app
 
 runner = CliRunner()
@@ -177,14 +177,8 @@ def test_an_unknown_engine_section_names_the_closest_engine(disc_shot, tmp_path)
 
 
 def _inpaint_parts(out: Path) -> list[str]:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
-    with engine.connect() as connection:
-        rows = connection.execute(sa.text(
-            "SELECT part FROM stage_run WHERE stage = 'inpaint' AND part IS NOT NULL")).all()
-    engine.dispose()
-    return sorted(row[0] for row in rows)
+    return sorted(row[0] for row in lineage_rows(
+        out, "SELECT part FROM stage_run WHERE stage = 'inpaint' AND part IS NOT NULL"))
 
 
 def test_chunk_frames_inpaints_a_shot_in_parts_and_the_config_gives_the_default(disc_shot,

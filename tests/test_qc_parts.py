@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 
+from conftest import LONG_SHOT_FRAMES, lineage_rows
 from test_qc import FRAMES, HEIGHT, RATE, WIDTH, make_shot
 from void_core.errors import MediaError
 from void_core.media.video import iter_video_codes, probe_video
@@ -142,35 +143,13 @@ def test_a_conversion_that_mixes_channels_gets_no_lookup_table():
 
 # --- the QC stage in parts: lineage and reruns ------------------------------------------------
 
-LONG = 30  # frames; parts of 8 -> 0001-0008, 0009-0015, 0016-0022, 0023-0030
+LONG = LONG_SHOT_FRAMES  # parts of 8 -> 0001-0008, 0009-0015, 0016-0022, 0023-0030
 QC_PARTS = ["0001-0008", "0009-0015", "0016-0022", "0023-0030"]
 
 
-@pytest.fixture(scope="module")
-def long_plan(tmp_path_factory):
-    from void_core.cutlist import read_cutlist
-    from void_core.pipeline import stages
-    from void_core.synth import SceneSpec, write_scene
-    from void_core.synth.cutlist import write_synthetic_cutlist
-
-    root = tmp_path_factory.mktemp("long")
-    scene = write_scene(SceneSpec(name="sh010", width=96, height=64, frames=LONG, camera="pan",
-                                  shadow=True, seed=2), root / "sh010",
-                        mask_name="ground_truth_mask.mp4")
-    cut = read_cutlist(write_synthetic_cutlist([scene], root / "reel.otio"))
-    return stages.ShotPlan.from_spec(cut.shots[0])
-
-
 def _qc_rows(out: Path) -> list[tuple]:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
-    with engine.connect() as connection:
-        rows = connection.execute(sa.text(
-            "SELECT stage, part, status FROM stage_run WHERE stage = 'qc' "
-            "ORDER BY started, id")).all()
-    engine.dispose()
-    return [tuple(row) for row in rows]
+    return lineage_rows(out, "SELECT stage, part, status FROM stage_run WHERE stage = 'qc' "
+                             "ORDER BY started, id")
 
 
 def _mtimes(folder: Path) -> dict[str, int]:

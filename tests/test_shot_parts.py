@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import LONG_SHOT_FRAMES, lineage_rows
 from void_core.composite import Feather
 from void_core.media.encode import write_mask_video, write_video
 from void_core.media.masks import QuadmaskReader
@@ -156,24 +157,9 @@ def test_even_parts_cover_the_shot_in_parts_no_longer_than_the_chunk(frames, chu
 
 # --- the pipeline: prepare, parts, finish ------------------------------------------------------
 
-LONG = 30  # frames of the pipeline's long shot; parts of 8 -> four parts
+LONG = LONG_SHOT_FRAMES
 LEARNING = ("motion-0001-0030", "sightings-0001-0008", "sightings-0009-0015",
             "sightings-0016-0022", "sightings-0023-0030", "canvas-0001-0030")
-
-
-@pytest.fixture(scope="module")
-def long_plan(tmp_path_factory):
-    from void_core.cutlist import read_cutlist
-    from void_core.pipeline import stages
-    from void_core.synth import SceneSpec, write_scene
-    from void_core.synth.cutlist import write_synthetic_cutlist
-
-    root = tmp_path_factory.mktemp("long")
-    scene = write_scene(SceneSpec(name="sh010", width=96, height=64, frames=LONG, camera="pan",
-                                  shadow=True, seed=2), root / "sh010",
-                        mask_name="ground_truth_mask.mp4")
-    cut = read_cutlist(write_synthetic_cutlist([scene], root / "reel.otio"))
-    return stages.ShotPlan.from_spec(cut.shots[0])
 
 
 def _through_analysis(settings, plan):
@@ -196,14 +182,7 @@ def _exr_bytes(out: Path) -> dict[str, tuple]:
 
 
 def _stage_rows(out: Path) -> list[tuple]:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
-    with engine.connect() as connection:
-        rows = connection.execute(sa.text(
-            "SELECT stage, part, status FROM stage_run ORDER BY started, id")).all()
-    engine.dispose()
-    return [tuple(row) for row in rows]
+    return lineage_rows(out, "SELECT stage, part, status FROM stage_run ORDER BY started, id")
 
 
 @pytest.mark.parametrize("refiner", ["flow", "none"])
@@ -396,37 +375,9 @@ def test_void_in_parts_through_the_pipeline_writes_the_exrs_of_one_process(tmp_p
 
 def _work_artifacts(out: Path) -> dict[str, list[str]]:
     """Part label -> the names of the work files lineage recorded for it."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(f"sqlite:///{out / 'void-farm-lineage.db'}")
-    with engine.connect() as connection:
-        rows = connection.execute(sa.text(
-            "SELECT stage_run.part, artifact.path_pattern FROM artifact JOIN stage_run "
-            "ON artifact.stage_run_id = stage_run.id WHERE artifact.kind = 'work'")).all()
-    engine.dispose()
     found: dict[str, list[str]] = {}
-    for part, path in rows:
+    for part, path in lineage_rows(out, "SELECT stage_run.part, artifact.path_pattern FROM "
+                                        "artifact JOIN stage_run ON artifact.stage_run_id = "
+                                        "stage_run.id WHERE artifact.kind = 'work'"):
         found.setdefault(part, []).append(Path(path).name)
     return {part: sorted(names) for part, names in found.items()}
-
-
-def test_a_stream_held_to_one_cpu_decodes_on_its_own_thread_and_gives_the_same_frames(tmp_path):
-    """A farm task given one CPU (`void_core.cpus`) decodes inline, not a thread ahead."""
-    import threading
-
-    from void_core import cpus
-
-    shot = _video_shot(tmp_path)
-    ahead = [(frame.index, "void-decode" in {t.name for t in threading.enumerate()})
-             for frame in shot.stream(0, 10)]
-    cpus.keep_to(1)
-    try:
-        inline = [(frame.index, "void-decode" in {t.name for t in threading.enumerate()})
-                  for frame in shot.stream(0, 10)]
-        raws = [frame.raw for frame in shot.stream(0, 10)]
-    finally:
-        cpus.keep_to(None)
-    assert all(running for _, running in ahead) and not any(running for _, running in inline)
-    assert [index for index, _ in inline] == list(range(10))
-    for got, frame in zip(raws, shot.stream(0, 10)):
-        np.testing.assert_array_equal(got, frame.raw)
