@@ -106,8 +106,10 @@ class PartedInpainter(Inpainter, Protocol):
     (`ShotPart.writes` False: classical's camera motion, sightings and canvas, which must see
     the whole shot before any frame is filled) has `learn_part(shot, work, part)` write its
     files. Both read only files (from `prepare` and from the parts in `part.after`), so the
-    parts of one shot may run in different processes on different nodes. Running `prepare`
-    then every part gives the same fills as `inpaint` (a test pins it)."""
+    parts of one shot may run in different processes on different nodes. An engine whose
+    frames parts also write files for later ones (VOID's window overlaps) lists them with an
+    optional `written_files(work, part)`, so lineage keeps them with the part. Running
+    `prepare` then every part gives the same fills as `inpaint` (a test pins it)."""
 
     def prepare(self, shot: ShotFrames, work: Path, chunk_frames: int) -> list[ShotPart]: ...
 
